@@ -1,0 +1,336 @@
+"""ConfigBuilder: wires the six layers in order, merges them, validates, and keeps provenance.
+
+The only module of the core that touches the filesystem and the environment; it can be
+handed an environment mapping (tests, GUIs) instead of ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dynaconf.utils import find_the_correct_casing
+from pydantic import ValidationError
+
+from config_layers.cache import FileCache
+from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
+from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
+from config_layers.layers.base import ConfigPath, Layer
+from config_layers.layers.defaults import defaults_layer
+from config_layers.layers.env import env_layer
+from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer
+from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
+from config_layers.layers.overrides import overrides_layer
+from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
+from config_layers.library import FileIndex
+from config_layers.merge import merge_layers
+from config_layers.normalize import model_stem
+from config_layers.origin import Origin
+from config_layers.profiles.library import ProfileLibrary
+from config_layers.profiles.loading import (
+    LORA_SIDECAR_SUFFIXES,
+    MODEL_SIDECAR_SUFFIXES,
+    find_sidecar,
+    load_lora_profile,
+    load_model_profile,
+    sidecar_candidates,
+)
+from config_layers.profiles.models import LoraProfile, ModelProfile
+from config_layers.profiles.suggest import (
+    SuggestedPreset,
+    check_lora_compatibility,
+    choose_lora_weight,
+    suggest_preset_for,
+)
+from config_layers.provenance import BuildReport, History, LayerSummary, Provenance, format_path
+from config_layers.schema import SECRET_LEAVES, PipelineConfig, iter_leaves
+from config_layers.shipped import default_settings_file, profiles_dir
+from config_layers.validation import short_message
+
+log = logging.getLogger("config_layers")
+
+_SCHEMA_DEFAULT = Origin("defaults", "built-in default (config_layers.schema)")
+
+
+@dataclass
+class _Profiles:
+    """What the profile lookup found for one build."""
+
+    model: ModelProfile | None = None
+    loras: dict[str, LoraProfile | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    lora_notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class ConfigBuilder:
+    """Builds validated ``PipelineConfig`` objects from the six layers.
+
+    ``settings_file``: the defaults layer (the shipped ``settings.toml`` by default).
+    ``model_dirs`` / ``lora_dirs``: where checkpoints and LoRAs (and their sidecars) live.
+    ``profile_dirs``: libraries of profiles matched by name when a file has no sidecar
+    (the shipped ``profiles/`` by default; pass ``[]`` for none).
+    ``user_file``: the user's override TOML (else ``<PREFIX>_USER_FILE``, else the
+    platform config dir's ``stablenew/user.toml`` if present).
+    ``environ``: a mapping used instead of ``os.environ``.
+    ``lenient``: record cross-family LoRAs and missing files as warnings instead of failing.
+
+    One builder may be shared by threads: ``build()`` keeps no per-call state on it, and
+    its caches (parsed files, profiles, the model-file index) are locked.
+    """
+
+    def __init__(
+        self,
+        settings_file: Path | str | None = None,
+        model_dirs: Sequence[Path | str] = (),
+        lora_dirs: Sequence[Path | str] = (),
+        user_file: Path | str | None = None,
+        env_prefix: str = "STABLENEW",
+        environ: Mapping[str, str] | None = None,
+        profile_dirs: Sequence[Path | str] | None = None,
+        lenient: bool = False,
+    ) -> None:
+        self.settings_file = Path(settings_file) if settings_file else default_settings_file()
+        self.model_dirs = [Path(d) for d in model_dirs]
+        self.lora_dirs = [Path(d) for d in lora_dirs]
+        self.profile_dirs = [profiles_dir()] if profile_dirs is None else [Path(d) for d in profile_dirs]
+        self.user_file = Path(user_file) if user_file else None
+        self.env_prefix = env_prefix.rstrip("_")
+        self.environ = environ
+        self.lenient = lenient
+        self._models = FileIndex(self.model_dirs, "model")
+        self._loras = FileIndex(self.lora_dirs, "LoRA")
+        self._settings_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=None))
+        self._user_docs: FileCache[Document] = FileCache(
+            lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES)
+        )
+        self._model_profiles: FileCache[ModelProfile | None] = FileCache(load_model_profile)
+        self._lora_profiles: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
+        self._library_lock = threading.Lock()
+        self._library: ProfileLibrary | None = None
+
+    def build(
+        self,
+        model: str | None = None,
+        loras: Sequence[str] = (),
+        overrides: Mapping[str, Any] | None = None,
+        preset_id: str | None = None,
+        *,
+        lenient: bool | None = None,
+    ) -> PipelineConfig:
+        """Build one validated config. ``model`` and ``loras`` are call-time choices (the
+        ``overrides`` layer); without ``model`` the model a lower layer names is used.
+
+        Raises ConfigError (with file, key path and line) for any bad input.
+        """
+        lenient = self.lenient if lenient is None else lenient
+        environ = os.environ if self.environ is None else self.environ
+        defaults = defaults_layer(self._settings_docs.get(self.settings_file))
+        user = self._user_layer(environ)
+        env = env_layer(environ, self.env_prefix)
+        call = overrides_layer(overrides, model, loras)
+        chosen_model, lora_names = _selection([defaults, user, env, call])
+
+        found = self._find_profiles(chosen_model, lora_names, lenient)
+        suggestion = self._suggest(found, preset_id, chosen_model)
+        if suggestion is not None and found.model is not None:
+            profile_layer = model_profile_layer(found.model, suggestion)
+            log.info(
+                "Using model profile preset %s (source=%s) for %s%s",
+                suggestion.preset_id,
+                suggestion.source,
+                found.model.model_name,
+                "".join(f" + {name}" for name in lora_names),
+            )
+        else:
+            profile_layer = no_model_profile_layer("; ".join(found.notes) or "no model selected")
+        overlays = lora_overlays_layer(
+            self._lora_selections(found, suggestion, lora_names),
+            found.model,
+            (suggestion.preset_id or "", suggestion.preset_index) if suggestion else None,
+            tuple(found.lora_notes),
+        )
+        layers = [defaults, profile_layer, overlays, user, env, call]
+        merged, history = merge_layers(layers)
+        config = _validate(merged, history)
+        leaves = dict(iter_leaves(config.model_dump()))
+        provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
+        summaries = [
+            LayerSummary(
+                layer.name,
+                layer.sources,
+                layer.notes,
+                sum(1 for a in history.values() for x in a if x.layer is layer),
+            )
+            for layer in layers
+        ]
+        config._report = BuildReport(provenance, summaries, found.warnings)
+        return config
+
+    # -- layers -------------------------------------------------------------------------
+
+    def _user_layer(self, environ: Mapping[str, str]) -> Layer:
+        path, required, how = locate_user_file(self.user_file, environ, self.env_prefix)
+        if path is None:
+            return no_user_file_layer(how)
+        if not required and not path.is_file():
+            return no_user_file_layer(str(path))
+        return user_file_layer(self._user_docs.get(path))
+
+    # -- profiles -----------------------------------------------------------------------
+
+    def _profile_library(self) -> ProfileLibrary:
+        with self._library_lock:
+            if self._library is None:
+                self._library = ProfileLibrary(self.profile_dirs)
+            return self._library
+
+    def _find_profiles(self, model: str | None, lora_names: Sequence[str], lenient: bool) -> _Profiles:
+        found = _Profiles()
+        if model is None:
+            found.notes.append("no model selected, so no model profile")
+        else:
+            try:
+                checkpoint = self._models.find(model)
+            except NotFoundError as exc:
+                if not lenient:
+                    raise
+                found.warnings.append(str(exc))
+                found.notes.append(f"model {model!r} not found, so no model profile")
+            else:
+                found.model = self._model_profile(checkpoint, found.notes)
+        for name in lora_names:
+            try:
+                lora_file = self._loras.find(name)
+            except NotFoundError as exc:
+                if not lenient:
+                    raise
+                found.warnings.append(str(exc))
+                found.loras[name] = None
+                continue
+            found.loras[name] = self._lora_profile(name, lora_file, found.lora_notes)
+        if found.model is not None:
+            for profile in found.loras.values():
+                issue = check_lora_compatibility(profile, found.model) if profile else None
+                if issue is None:
+                    continue
+                if issue.severity == "error" and not lenient:
+                    raise ConfigError(issue.message + " (lenient mode records this as a warning)")
+                found.warnings.append(issue.message)
+        return found
+
+    def _model_profile(self, checkpoint: Path, notes: list[str]) -> ModelProfile | None:
+        sidecar = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES)
+        if sidecar is not None:
+            return self._model_profiles.get(sidecar)
+        stem = model_stem(checkpoint.name)
+        library = self._profile_library()
+        profile = library.model(stem)
+        if profile is None:
+            looked = [str(p) for p in sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)]
+            looked += library.searched()
+            notes.append(f"no profile found for model {stem!r}; looked for: " + ", ".join(looked))
+        return profile
+
+    def _lora_profile(self, name: str, lora_file: Path, notes: list[str]) -> LoraProfile | None:
+        sidecar = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
+        if sidecar is not None:
+            return self._lora_profiles.get(sidecar)
+        library = self._profile_library()
+        profile = library.lora(model_stem(lora_file.name))
+        if profile is None:
+            looked = [str(p) for p in sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)]
+            looked += library.searched()
+            notes.append(f"no profile found for LoRA {name!r}; looked for: " + ", ".join(looked))
+        return profile
+
+    def _suggest(self, found: _Profiles, preset_id: str | None, model: str | None) -> SuggestedPreset | None:
+        if found.model is None:
+            if preset_id is not None:
+                raise ConfigError(f"preset {preset_id!r} was asked for, but model {model!r} has no profile")
+            return None
+        usable = [p for p in found.loras.values() if p is not None]
+        suggestion = suggest_preset_for(found.model, usable, preset_id)
+        if suggestion is None:
+            found.notes.append(f"the profile of {found.model.model_name!r} has no presets")
+        return suggestion
+
+    def _lora_selections(
+        self, found: _Profiles, suggestion: SuggestedPreset | None, names: Sequence[str]
+    ) -> list[LoraSelection]:
+        preset = None
+        if suggestion is not None and found.model is not None:
+            preset = found.model.recommended_presets[suggestion.preset_index]
+        selections = []
+        for name in names:
+            profile = found.loras.get(name)
+            choice = None
+            if suggestion is not None and profile is not None:
+                choice = suggestion.lora_weight_choices.get(profile.lora_name)
+            if choice is None:
+                choice = choose_lora_weight(name, profile, found.model, preset)
+            selections.append(LoraSelection(name, choice, profile))
+        return selections
+
+
+def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
+    """The model and LoRAs the non-profile layers name (later layers win, names fold case
+    as the merge folds them)."""
+    model: str | None = None
+    names: list[str] = []
+    for layer in layers:
+        value = layer.data.get("model")
+        if isinstance(value, str):
+            model = value
+        table = layer.data.get("loras")
+        if isinstance(table, Mapping):
+            for name in table:
+                if find_the_correct_casing(str(name), tuple(names)) is None:
+                    names.append(str(name))
+    return model, names
+
+
+def _validate(merged: dict[str, Any], history: History) -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems = [_describe(error, merged, history) for error in exc.errors(include_url=False)]
+        raise ConfigErrors(
+            problems, title=f"invalid configuration ({len(problems)} problem{'s' * (len(problems) > 1)}):"
+        ) from None
+
+
+def _describe(error: Any, merged: dict[str, Any], history: History) -> str:
+    loc: ConfigPath = tuple(str(part) for part in error["loc"])
+    message = short_message(error, PipelineConfig)
+    origin = _origin_at(loc, history)
+    where = f" ({origin.layer}, {origin.where()})" if origin else ""
+    if error["type"] == "missing":
+        return f"{format_path(loc)}{where}: {message}"
+    value = _value_at(merged, loc)
+    shown = "{...}" if isinstance(value, Mapping) else repr(value) if isinstance(value, str) else value
+    if loc in SECRET_LEAVES:
+        shown = "********"
+    return f"{format_path(loc)} = {shown}{where}: {message}"
+
+
+def _origin_at(loc: ConfigPath, history: History) -> Origin | None:
+    for depth in range(len(loc), 0, -1):
+        assignments = history.get(loc[:depth])
+        if assignments:
+            return assignments[-1].origin
+    below = [a for path, a in history.items() if path[: len(loc)] == loc and a]
+    return below[-1][-1].origin if below else None
+
+
+def _value_at(data: Any, loc: ConfigPath) -> Any:
+    for part in loc:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(part)
+    return data

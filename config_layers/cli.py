@@ -1,0 +1,157 @@
+"""The ``config-layers`` command: a thin shell over ConfigBuilder that parses and prints."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config_layers.builder import ConfigBuilder
+from config_layers.errors import ConfigError
+from config_layers.layers.env import parse_value
+from config_layers.schema import PipelineConfig
+from config_layers.shipped import examples_dir
+
+app = typer.Typer(
+    help="Build Stable Diffusion pipeline configs from layers, and say where every value came from.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    toml = "toml"
+
+
+Model = Annotated[
+    str | None, typer.Option("--model", "-m", help="Checkpoint name (stem, file name or WebUI name).")
+]
+Lora = Annotated[list[str] | None, typer.Option("--lora", "-l", help="A LoRA to use (repeatable).")]
+ModelsDir = Annotated[list[Path] | None, typer.Option("--models-dir", help="Checkpoint folder (repeatable).")]
+LorasDir = Annotated[list[Path] | None, typer.Option("--loras-dir", help="LoRA folder (repeatable).")]
+ProfilesDir = Annotated[
+    list[Path] | None,
+    typer.Option("--profiles-dir", help="Profile library folder (repeatable; default: shipped)."),
+]
+UserFile = Annotated[Path | None, typer.Option("--user-file", help="User override TOML.")]
+Settings = Annotated[
+    Path | None, typer.Option("--settings", help="Defaults TOML (default: shipped settings.toml).")
+]
+Preset = Annotated[str | None, typer.Option("--preset", help="Use this preset id of the model profile.")]
+Sets = Annotated[
+    list[str] | None, typer.Option("--set", help="KEY.PATH=VALUE override, value typed as TOML (repeatable).")
+]
+Lenient = Annotated[
+    bool, typer.Option("--lenient", help="Record incompatible LoRAs and missing files as warnings.")
+]
+Output = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _build(
+    model: str | None,
+    loras: list[str] | None,
+    models_dir: list[Path] | None,
+    loras_dir: list[Path] | None,
+    profiles_dir: list[Path] | None,
+    user_file: Path | None,
+    settings: Path | None,
+    preset: str | None,
+    sets: list[str] | None,
+    lenient: bool,
+) -> PipelineConfig:
+    if not models_dir and not loras_dir:
+        library = examples_dir() / "models"
+        models_dir, loras_dir = [library / "Stable-diffusion"], [library / "Lora"]
+    overrides = {}
+    for item in sets or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
+        overrides[key.strip()] = parse_value(raw.strip())
+    builder = ConfigBuilder(
+        settings_file=settings,
+        model_dirs=models_dir or [],
+        lora_dirs=loras_dir or [],
+        user_file=user_file,
+        profile_dirs=profiles_dir,
+        lenient=lenient,
+    )
+    return builder.build(model=model, loras=loras or [], overrides=overrides, preset_id=preset)
+
+
+def _fail(error: ConfigError) -> typer.Exit:
+    typer.echo(f"config-layers: error: {error}", err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def build(
+    model: Model = None,
+    lora: Lora = None,
+    models_dir: ModelsDir = None,
+    loras_dir: LorasDir = None,
+    profiles_dir: ProfilesDir = None,
+    user_file: UserFile = None,
+    settings: Settings = None,
+    preset: Preset = None,
+    set_: Sets = None,
+    lenient: Lenient = False,
+    output: Output = Format.table,
+) -> None:
+    """Build the config and print it with the origin of every field.
+
+    With no --models-dir/--loras-dir the shipped examples/ library is used.
+    """
+    from config_layers import dumps
+
+    try:
+        config = _build(
+            model, lora, models_dir, loras_dir, profiles_dir, user_file, settings, preset, set_, lenient
+        )
+    except ConfigError as error:
+        raise _fail(error) from None
+    if output is Format.json:
+        typer.echo(dumps.to_json(config))
+    elif output is Format.toml:
+        typer.echo(dumps.to_toml(config), nl=False)
+    else:
+        dumps.print_table(config)
+
+
+@app.command()
+def explain(
+    keys: Annotated[list[str], typer.Argument(help="Leaf paths or tables, e.g. txt2img.cfg_scale loras")],
+    model: Model = None,
+    lora: Lora = None,
+    models_dir: ModelsDir = None,
+    loras_dir: LorasDir = None,
+    profiles_dir: ProfilesDir = None,
+    user_file: UserFile = None,
+    settings: Settings = None,
+    preset: Preset = None,
+    set_: Sets = None,
+    lenient: Lenient = False,
+) -> None:
+    """Print the winning value of each KEY, where it came from and what it overrode."""
+    try:
+        config = _build(
+            model, lora, models_dir, loras_dir, profiles_dir, user_file, settings, preset, set_, lenient
+        )
+        texts = [config.explain(key) for key in keys]
+    except ConfigError as error:
+        raise _fail(error) from None
+    except KeyError as error:
+        typer.echo(f"config-layers: error: {error.args[0]}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("\n".join(texts))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

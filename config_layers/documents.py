@@ -1,0 +1,145 @@
+"""Reading TOML and JSON files as plain data, with size caps and located syntax errors.
+
+Nothing read here is ever evaluated: tomllib and json produce dicts, lists and scalars only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from config_layers.errors import FileError
+from config_layers.origin import KeyPath, Position
+from config_layers.positions import json_positions, toml_positions
+
+DocumentFormat = Literal["toml", "json"]
+
+#: Files we did not write ourselves (sidecars, user files) are capped at this size.
+DEFAULT_MAX_BYTES = 1024 * 1024
+
+_TOML_WHERE = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$", re.S)
+
+
+@dataclass
+class Document:
+    """A parsed file: its data, and the positions of its keys (computed on first use)."""
+
+    path: Path
+    fmt: DocumentFormat
+    text: str
+    data: dict[str, Any]
+    _positions: dict[KeyPath, Position] | None = field(default=None, repr=False)
+
+    def position(self, key: KeyPath) -> Position | None:
+        """The 1-based (line, column) where ``key`` is written, or None when it is not."""
+        if self._positions is None:
+            scan = toml_positions if self.fmt == "toml" else json_positions
+            self._positions = scan(self.text)
+        return self._positions.get(key)
+
+    def error(self, key: KeyPath, message: str) -> FileError:
+        """A FileError for ``key`` of this document, located at the key's line and column."""
+        pos = self.position(key)
+        return FileError(
+            self.path,
+            message,
+            key_path=format_key_path(key) or None,
+            line=pos[0] if pos else None,
+            column=pos[1] if pos else None,
+        )
+
+
+def format_key_path(key: KeyPath) -> str:
+    """``("a", 0, "b")`` -> ``"a[0].b"``."""
+    out = ""
+    for part in key:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            shown = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
+            out += f".{shown}" if out else shown
+    return out
+
+
+def read_document(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Document:
+    """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a Document.
+
+    Raises FileError for a missing or oversized file, bytes that are not UTF-8, a syntax
+    error (with line and column) or a top level that is not a table.
+    """
+    fmt: DocumentFormat = "toml" if path.suffix.lower() == ".toml" else "json"
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise FileError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1 if max_bytes is not None else -1)
+    except FileNotFoundError:
+        raise FileError(path, "file not found") from None
+    except IsADirectoryError:
+        raise FileError(path, "is a directory, not a file") from None
+    except OSError as exc:
+        raise FileError(path, f"cannot read: {exc.strerror or exc}") from None
+    if max_bytes is not None and len(raw) > max_bytes:  # grew after stat
+        raise FileError(path, f"file is over the {max_bytes}-byte limit")
+    return parse_document(path, raw, fmt)
+
+
+def parse_document(path: Path, raw: bytes, fmt: DocumentFormat) -> Document:
+    """Parse bytes already read from ``path``; see read_document for the errors."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise FileError(path, f"not valid UTF-8 (byte {exc.start})", line=line) from None
+    text = text.removeprefix("\ufeff")
+    data = _parse_toml(path, text) if fmt == "toml" else _parse_json(path, text)
+    return Document(path=path, fmt=fmt, text=text, data=data)
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_WHERE.match(str(exc))
+        if match is None:
+            raise FileError(path, f"invalid TOML: {exc}") from None
+        raise FileError(
+            path,
+            f"invalid TOML: {match['msg']}",
+            line=int(match["line"]),
+            column=int(match["col"]),
+        ) from None
+    except RecursionError:
+        raise FileError(path, "invalid TOML: nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _parse_json(path: Path, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise FileError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    except ValueError as exc:
+        raise FileError(path, f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise FileError(path, "invalid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise FileError(path, f"top level must be a JSON object, not {type(data).__name__}", line=1)
+    return data

@@ -1,0 +1,75 @@
+"""Renderings of a built config for people and machines: JSON, annotated TOML, a table.
+
+Every rendering shows secrets redacted. tomlkit and rich are imported here only, so
+``import config_layers`` stays cheap for the controller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from config_layers.provenance import format_path
+from config_layers.schema import PipelineConfig, iter_leaves
+
+
+def to_json(config: PipelineConfig) -> str:
+    """``{"config", "provenance", "layers", "warnings"}`` (README: "The JSON contract")."""
+    payload = config.report.to_dict(config.model_dump(mode="json"))
+    return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def to_toml(config: PipelineConfig) -> str:
+    """The config as TOML, each value followed by a comment naming its layer and source."""
+    import tomlkit
+
+    provenance = config.provenance
+    document = tomlkit.document()
+    document.add(tomlkit.comment("Built by config-layers; each value says where it came from."))
+
+    def fill(container: Any, data: dict[str, Any], prefix: tuple[str, ...]) -> None:
+        tables = []
+        for key, value in data.items():
+            path = (*prefix, key)
+            if isinstance(value, dict) and value:
+                tables.append((key, value, path))
+                continue
+            entry = provenance[format_path(path)]
+            item = tomlkit.item(entry.shown(value))
+            item.comment(str(entry.origin))
+            container.add(key, item)
+        for key, value, path in tables:
+            table = tomlkit.table()
+            fill(table, value, path)
+            container.add(key, table)
+
+    fill(document, config.model_dump(mode="json"), ())
+    return tomlkit.dumps(document)
+
+
+def print_table(config: PipelineConfig) -> None:
+    """A terminal table: field, value, layer, source."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="PipelineConfig", show_lines=False)
+    for column in ("field", "value", "layer", "source"):
+        table.add_column(column, overflow="fold")
+    provenance = config.provenance
+    for path, _ in iter_leaves(config.model_dump(mode="json")):
+        entry = provenance[format_path(path)]
+        # Text(), not markup: values and paths from files must not be read as rich markup.
+        table.add_row(
+            Text(entry.path),
+            Text(json.dumps(entry.shown(entry.value), ensure_ascii=False)),
+            Text(entry.layer),
+            Text(entry.origin.where()),
+        )
+    console = Console()
+    console.print(table)
+    for summary in config.report.layers:
+        for note in summary.notes:
+            console.print(Text(f"note ({summary.name}): {note}"))
+    for warning in config.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))

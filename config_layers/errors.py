@@ -1,0 +1,65 @@
+"""Error types. Every error a user can cause says which file, key path and line is at fault."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """Base class of every error config_layers raises for bad input.
+
+    The CLI prints ``str(error)`` and exits 2; no traceback is shown for these.
+    """
+
+
+class FileError(ConfigError):
+    """A problem in one input file, located as precisely as we know.
+
+    ``str()`` renders ``path:line:column: key.path: message``; unknown parts are left out.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        message: str,
+        *,
+        key_path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.message = message
+        self.key_path = key_path
+        self.line = line
+        self.column = column
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        subject = f"{self.key_path}: " if self.key_path else ""
+        return f"{where}: {subject}{self.message}"
+
+
+class NotFoundError(ConfigError):
+    """A model, LoRA or file that was asked for and not found; lists every place searched."""
+
+    def __init__(self, what: str, name: str, searched: Sequence[str]) -> None:
+        self.what = what
+        self.name = name
+        self.searched = list(searched)
+        places = "\n".join(f"  - {place}" for place in self.searched) or "  (no places configured)"
+        super().__init__(f"{what} {name!r} not found; looked in:\n{places}")
+
+
+class ConfigErrors(ConfigError):
+    """Several problems found at once (every invalid field of a build, every bad key of a file)."""
+
+    def __init__(self, problems: Sequence[str], *, title: str | None = None) -> None:
+        self.problems = list(problems)
+        body = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{title}\n{body}" if title else "\n".join(self.problems))

@@ -1,0 +1,30 @@
+"""Layer 6, ``overrides``: call-time values (the GUI's current choices, CLI ``--set``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from config_layers.errors import ConfigError
+from config_layers.layers.base import Layer, mapped_layer, nest
+from config_layers.origin import Origin
+
+
+def overrides_layer(overrides: Mapping[str, Any] | None, model: str | None, loras: Sequence[str]) -> Layer:
+    """``overrides`` (nested, or with dotted top-level keys), plus the model and LoRAs the
+    call names: ``model=`` sets ``model``; each LoRA adds an (empty) ``loras.<name>`` table,
+    so it joins the config and takes its weight from a lower layer unless one is given."""
+    try:
+        data = nest(overrides or {})
+    except ValueError as exc:
+        raise ConfigError(f"overrides: {exc}") from None
+    if model is not None:
+        data["model"] = model
+    if loras:
+        table = data.setdefault("loras", {})
+        if not isinstance(table, dict):
+            raise ConfigError("overrides: 'loras' must be a table of LoRA names")
+        for name in loras:
+            table.setdefault(name, {})
+    origin = Origin("overrides", "overrides")
+    return mapped_layer("overrides", data, {}, sources=("overrides",) if data else (), fallback=origin)

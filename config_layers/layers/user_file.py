@@ -1,0 +1,37 @@
+"""Layer 4, ``user_file``: the artist's override TOML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from config_layers.documents import Document
+from config_layers.layers.base import Layer, empty_layer, file_layer
+
+
+def locate_user_file(
+    explicit: Path | None, environ: Mapping[str, str], prefix: str
+) -> tuple[Path | None, bool, str]:
+    """Which user file to read: the explicit argument, else ``<PREFIX>_USER_FILE``, else
+    ``<platform user config dir>/stablenew/user.toml`` if it exists.
+
+    Returns ``(path, required, how)``: a file named explicitly or by the variable must
+    exist; the platform default is optional.
+    """
+    if explicit is not None:
+        return Path(explicit), True, "given explicitly"
+    variable = f"{prefix}_USER_FILE"
+    if environ.get(variable):
+        return Path(environ[variable]), True, f"named by {variable}"
+    from platformdirs import user_config_path
+
+    default = user_config_path("stablenew", appauthor=False) / "user.toml"
+    return (default, False, "platform default") if default.is_file() else (None, False, str(default))
+
+
+def user_file_layer(document: Document) -> Layer:
+    return file_layer("user_file", document)
+
+
+def no_user_file_layer(looked_at: str) -> Layer:
+    return empty_layer("user_file", (f"no user file; looked at {looked_at}",))

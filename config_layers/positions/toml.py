@@ -1,0 +1,196 @@
+"""Key positions in a TOML document, including dotted keys, inline tables and arrays of tables."""
+
+from __future__ import annotations
+
+import re
+
+from config_layers.origin import KeyPath, Position
+from config_layers.positions._text import LineIndex
+
+_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+_INLINE_WS = re.compile(r"[ \t]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR = re.compile(r"[^\s,\]\}#]+")
+_DATE_THEN_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+_BASIC_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
+_SIMPLE_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\", "e": "\x1b"}
+
+
+def toml_positions(text: str) -> dict[KeyPath, Position]:
+    """Map each key path to where its key starts in ``text`` (already accepted by tomllib).
+
+    Array-of-tables entries get their index in the path (``("presets", 0, "steps")``);
+    elements of plain arrays are recorded at their own position.
+    """
+    scanner = _TomlScanner(text)
+    scanner.document()
+    return scanner.found
+
+
+def _unescape(raw: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code[0] in "uU" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        return _SIMPLE_ESCAPES.get(code, code)
+
+    return _BASIC_ESCAPE.sub(replace, raw)
+
+
+class _TomlScanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+        self.lines = LineIndex(text)
+        self.found: dict[KeyPath, Position] = {}
+        self.table_arrays: dict[KeyPath, int] = {}
+
+    def _record(self, path: KeyPath, offset: int) -> None:
+        self.found.setdefault(path, self.lines.position(offset))
+
+    def _blank(self) -> None:
+        self.i = _BLANK.match(self.text, self.i).end()  # type: ignore[union-attr]
+
+    def _inline_ws(self) -> None:
+        self.i = _INLINE_WS.match(self.text, self.i).end()  # type: ignore[union-attr]
+
+    def document(self) -> None:
+        prefix: KeyPath = ()
+        while True:
+            self._blank()
+            if self.i >= len(self.text):
+                return
+            start = self.i
+            if self.text.startswith("[[", self.i):
+                self.i += 2
+                keys = self._key()
+                self.i = self.text.index("]]", self.i) + 2
+                parent = self._concrete(keys[:-1])
+                array_path = (*parent, keys[-1])
+                index = self.table_arrays.get(array_path, 0)
+                self.table_arrays[array_path] = index + 1
+                prefix = (*array_path, index)
+                self._record(array_path, start)
+                self._record(prefix, start)
+            elif self.text[self.i] == "[":
+                self.i += 1
+                keys = self._key()
+                self.i = self.text.index("]", self.i) + 1
+                prefix = self._concrete(keys)
+                self._record(prefix, start)
+            else:
+                self._key_value(prefix, start)
+
+    def _concrete(self, keys: KeyPath) -> KeyPath:
+        """A header's path with the current index of every array of tables it passes through."""
+        path: KeyPath = ()
+        for key in keys:
+            path = (*path, key)
+            if path in self.table_arrays:
+                path = (*path, self.table_arrays[path] - 1)
+        return path
+
+    def _key_value(self, prefix: KeyPath, start: int) -> None:
+        keys = self._key()
+        for depth in range(1, len(keys) + 1):
+            self._record((*prefix, *keys[:depth]), start)
+        self._inline_ws()
+        self.i += 1  # "="
+        self._inline_ws()
+        self._value((*prefix, *keys))
+
+    def _key(self) -> KeyPath:
+        keys: list[str] = []
+        while True:
+            self._inline_ws()
+            keys.append(self._simple_key())
+            self._inline_ws()
+            if self.i < len(self.text) and self.text[self.i] == ".":
+                self.i += 1
+                continue
+            return tuple(keys)
+
+    def _simple_key(self) -> str:
+        char = self.text[self.i]
+        if char == '"':
+            return _unescape(self._basic_string())
+        if char == "'":
+            end = self.text.index("'", self.i + 1)
+            key = self.text[self.i + 1 : end]
+            self.i = end + 1
+            return key
+        match = _BARE_KEY.match(self.text, self.i)
+        if match is None:  # unreachable for text tomllib accepted; never loop forever
+            self.i += 1
+            return ""
+        self.i = match.end()
+        return match.group()
+
+    def _basic_string(self) -> str:
+        """Consume a one-line basic string; return its raw (still escaped) body."""
+        j = self.i + 1
+        while self.text[j] != '"':
+            j += 2 if self.text[j] == "\\" else 1
+        raw = self.text[self.i + 1 : j]
+        self.i = j + 1
+        return raw
+
+    def _value(self, path: KeyPath) -> None:
+        text = self.text
+        if text.startswith('"""', self.i):
+            j = self.i + 3
+            while not text.startswith('"""', j):
+                j += 2 if text[j] == "\\" else 1
+            self.i = self._past_extra_quotes(j + 3, '"')
+        elif text.startswith("'''", self.i):
+            self.i = self._past_extra_quotes(text.index("'''", self.i + 3) + 3, "'")
+        elif text[self.i] == '"':
+            self._basic_string()
+        elif text[self.i] == "'":
+            self.i = text.index("'", self.i + 1) + 1
+        elif text[self.i] == "[":
+            self._array(path)
+        elif text[self.i] == "{":
+            self._inline_table(path)
+        else:
+            if _DATE_THEN_TIME.match(text, self.i):
+                self.i += 11  # a date and a time joined by a space are one value
+            match = _SCALAR.match(text, self.i)
+            self.i = match.end() if match else self.i + 1
+
+    def _past_extra_quotes(self, j: int, quote: str) -> int:
+        # A multi-line string may end with up to two quotes of content before its delimiter.
+        extra = 0
+        while extra < 2 and j < len(self.text) and self.text[j] == quote:
+            j += 1
+            extra += 1
+        return j
+
+    def _array(self, path: KeyPath) -> None:
+        self.i += 1
+        index = 0
+        while True:
+            self._blank()
+            char = self.text[self.i]
+            if char == "]":
+                self.i += 1
+                return
+            if char == ",":
+                self.i += 1
+                index += 1
+                continue
+            self._record((*path, index), self.i)
+            self._value((*path, index))
+
+    def _inline_table(self, path: KeyPath) -> None:
+        self.i += 1
+        while True:
+            self._blank()
+            char = self.text[self.i]
+            if char == "}":
+                self.i += 1
+                return
+            if char == ",":
+                self.i += 1
+                continue
+            self._key_value(path, self.i)

@@ -1,0 +1,60 @@
+"""A library of profiles matched by name: the shipped ``profiles/`` folder, or the user's own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from config_layers.errors import FileError
+from config_layers.normalize import model_stem
+from config_layers.profiles.loading import (
+    LORA_SIDECAR_SUFFIXES,
+    MODEL_SIDECAR_SUFFIXES,
+    load_lora_profile,
+    load_model_profile,
+)
+from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
+
+_P = TypeVar("_P", bound=_Profile)
+
+
+class ProfileLibrary:
+    """Every profile below some folders, indexed by ``model_name``/``lora_name`` and aliases
+    (compared as bare stems, case-folded). Read once, when first needed."""
+
+    def __init__(self, directories: Sequence[Path]) -> None:
+        self.directories = list(directories)
+        self._models: dict[str, ModelProfile] = {}
+        self._loras: dict[str, LoraProfile] = {}
+        for directory in self.directories:
+            for path in sorted(directory.rglob("*")) if directory.is_dir() else ():
+                name = path.name.lower()
+                if name.endswith(MODEL_SIDECAR_SUFFIXES):
+                    model = load_model_profile(path)
+                    if model is not None:
+                        _index(self._models, model, [model.model_name, *model.aliases])
+                elif name.endswith(LORA_SIDECAR_SUFFIXES):
+                    lora = load_lora_profile(path)
+                    if lora is not None:
+                        _index(self._loras, lora, [lora.lora_name, *lora.aliases])
+
+    def model(self, name: str) -> ModelProfile | None:
+        return self._models.get(model_stem(name).casefold())
+
+    def lora(self, name: str) -> LoraProfile | None:
+        return self._loras.get(model_stem(name).casefold())
+
+    def searched(self) -> list[str]:
+        return [f"profile library {d} (by name and aliases)" for d in self.directories]
+
+
+def _index(index: dict[str, _P], profile: _P, names: list[str]) -> None:
+    for name in names:
+        key = model_stem(name).casefold()
+        other = index.get(key)
+        if other is not None and other is not profile:
+            where = profile.document.path if profile.document else name
+            theirs = other.document.path if other.document else "another profile"
+            raise FileError(where, f"name {name!r} is already claimed by {theirs}")
+        index[key] = profile

@@ -1,0 +1,102 @@
+"""Reading profile sidecars from disk: TOML first, JSON for files StableNew already writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
+from config_layers.errors import ConfigErrors, FileError
+from config_layers.library import FileIndex
+from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
+from config_layers.validation import short_message
+
+#: A sidecar larger than this is refused unread: profiles are a few KiB.
+MAX_SIDECAR_BYTES = DEFAULT_MAX_BYTES
+
+MODEL_SIDECAR_SUFFIXES = (".modelprofile.toml", ".modelprofile.json")
+LORA_SIDECAR_SUFFIXES = (".loraprofile.toml", ".loraprofile.json")
+
+_P = TypeVar("_P", bound=_Profile)
+
+
+def load_model_profile(path: Path) -> ModelProfile | None:
+    """Read a ``.modelprofile.toml|json`` file; None when it does not exist.
+
+    Raises FileError (file, key path, line and column) for anything malformed.
+    """
+    return _load(Path(path), ModelProfile, "model_profile")
+
+
+def load_lora_profile(path: Path) -> LoraProfile | None:
+    """Read a ``.loraprofile.toml|json`` file; None when it does not exist."""
+    return _load(Path(path), LoraProfile, "lora_profile")
+
+
+def sidecar_candidates(file: Path, suffixes: Sequence[str]) -> list[Path]:
+    """Where the sidecars of ``file`` would be: ``<stem><suffix>`` beside it."""
+    stem = file.name[: -len(file.suffix)] if file.suffix else file.name
+    return [file.with_name(stem + suffix) for suffix in suffixes]
+
+
+def find_sidecar(file: Path, suffixes: Sequence[str]) -> Path | None:
+    """The one sidecar beside ``file``; two (TOML and JSON) is an error, not a silent choice."""
+    present = [path for path in sidecar_candidates(file, suffixes) if path.is_file()]
+    if len(present) > 1:
+        raise FileError(
+            present[0],
+            f"two sidecars for one file: {present[0].name} and {present[1].name}; keep one",
+        )
+    return present[0] if present else None
+
+
+def find_model_profile_for_checkpoint(checkpoint_path: Path) -> ModelProfile | None:
+    """The profile beside a checkpoint (``<stem>.modelprofile.toml|json``), or None."""
+    sidecar = find_sidecar(Path(checkpoint_path), MODEL_SIDECAR_SUFFIXES)
+    return load_model_profile(sidecar) if sidecar else None
+
+
+def find_lora_profile_for_name(lora_name: str, lora_search_paths: Sequence[Path]) -> LoraProfile | None:
+    """Find the LoRA file called ``lora_name`` below the search paths, then its sidecar.
+
+    None when the LoRA has no sidecar; NotFoundError when the LoRA file itself is missing.
+    """
+    lora_file = FileIndex(list(lora_search_paths), "LoRA").find(lora_name)
+    sidecar = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
+    return load_lora_profile(sidecar) if sidecar else None
+
+
+def _load(path: Path, model: type[_P], kind: str) -> _P | None:
+    if not path.exists():
+        return None
+    document = read_document(path, max_bytes=MAX_SIDECAR_BYTES)
+    return validate_profile(document, model, kind)
+
+
+def validate_profile(document: Document, model: type[_P], kind: str) -> _P:
+    """Check ``kind`` and ``version`` first (clear messages for the wrong file), then the fields."""
+    data = document.data
+    if "kind" not in data:
+        raise document.error((), f"missing 'kind'; expected kind = {kind!r}")
+    if data["kind"] != kind:
+        raise document.error(("kind",), f"unknown kind {data['kind']!r}; expected {kind!r}")
+    if data.get("version") != 1:
+        shown = data.get("version", "(missing)")
+        raise document.error(("version",), f"unsupported version {shown!r}; this release reads version 1")
+    try:
+        profile = model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            document.error(tuple(error["loc"]), short_message(error, model))
+            for error in exc.errors(include_url=False)
+        ]
+        if len(problems) == 1:
+            raise problems[0] from None
+        raise ConfigErrors(
+            [str(problem) for problem in problems], title=f"{document.path}: {len(problems)} problems"
+        ) from None
+    profile._document = document
+    return profile

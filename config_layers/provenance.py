@@ -1,0 +1,279 @@
+"""Per-leaf provenance: for every leaf of the built config, its winning assignment and the
+chain of earlier ones it overrode (oldest first), including whole-table replacements and
+deletions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from config_layers.origin import KeyPath, Origin
+from config_layers.validation import did_you_mean
+
+if TYPE_CHECKING:
+    from config_layers.layers.base import ConfigPath, Layer
+
+AssignmentKind = Literal["set", "replaced", "deleted"]
+REDACTED = "********"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One layer declaring one path (``kind="set"``) or deleting it (``"deleted"``)."""
+
+    path: ConfigPath
+    value: Any
+    layer: Layer
+    key: KeyPath
+    seq: int
+    kind: AssignmentKind = "set"
+    fixed_origin: Origin | None = None
+
+    @property
+    def origin(self) -> Origin:
+        return self.fixed_origin or self.layer.origin_of(self.key)
+
+
+History = dict["ConfigPath", list[Assignment]]
+
+
+def format_path(path: tuple[str, ...]) -> str:
+    return ".".join(path)
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """An earlier assignment the winner overrode. ``path`` differs from the field's own
+    path when a whole table or an ancestor value was replaced."""
+
+    path: str
+    value: Any
+    origin: Origin
+    kind: AssignmentKind
+
+
+@dataclass(frozen=True)
+class FieldProvenance:
+    """Where one leaf's value came from."""
+
+    path: str
+    value: Any
+    origin: Origin
+    chain: tuple[ChainEntry, ...] = ()
+    secret: bool = False
+
+    @property
+    def layer(self) -> str:
+        return self.origin.layer
+
+    @property
+    def source(self) -> str:
+        return self.origin.source
+
+    @property
+    def line(self) -> int | None:
+        return self.origin.line
+
+    @property
+    def column(self) -> int | None:
+        return self.origin.column
+
+    def shown(self, value: Any) -> Any:
+        """``value`` as dumps show it: secrets redacted."""
+        return REDACTED if self.secret and value not in ("", None) else value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of one field (see README, "The JSON contract")."""
+        out = _origin_dict(self.origin)
+        out = {"value": _jsonable(self.shown(self.value)), **out}
+        out["chain"] = [
+            {
+                "path": entry.path,
+                "kind": entry.kind,
+                "value": _jsonable(self.shown(entry.value)),
+                **_origin_dict(entry.origin),
+            }
+            for entry in self.chain
+        ]
+        return out
+
+
+def _origin_dict(origin: Origin) -> dict[str, Any]:
+    pos = origin.position
+    return {
+        "layer": origin.layer,
+        "source": origin.source,
+        "line": pos[0] if pos else None,
+        "column": pos[1] if pos else None,
+        "rule": origin.rule,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+        return value
+    return str(value)
+
+
+class Provenance(Mapping[str, FieldProvenance]):
+    """Read-only mapping from leaf path (``"txt2img.cfg_scale"``) to its FieldProvenance.
+
+    Entries are assembled on first access: a build that never looks pays nothing.
+    """
+
+    def __init__(
+        self,
+        history: History,
+        leaves: Mapping[ConfigPath, Any],
+        default_origin: Origin,
+        secrets: frozenset[ConfigPath] = frozenset(),
+    ) -> None:
+        self._history = history
+        self._leaves = dict(leaves)
+        self._names = {format_path(path): path for path in self._leaves}
+        self._default_origin = default_origin
+        self._secrets = secrets
+        self._cache: dict[str, FieldProvenance] = {}
+        self._below: dict[ConfigPath, list[ConfigPath]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __getitem__(self, key: str) -> FieldProvenance:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        path = self._names.get(key)
+        if path is None:
+            hint = did_you_mean(key, list(self._names))
+            raise KeyError(
+                f"{key!r} is not a leaf of the config" + (f"; did you mean {hint!r}?" if hint else "")
+            )
+        entry = self._assemble(key, path)
+        self._cache[key] = entry
+        return entry
+
+    def _assemble(self, key: str, path: ConfigPath) -> FieldProvenance:
+        own = self._history.get(path, [])
+        secret = path in self._secrets
+        if not own:
+            return FieldProvenance(key, self._leaves[path], self._default_origin, (), secret)
+        winner = own[-1]
+        earlier: list[Assignment] = list(own[:-1])
+        for depth in range(1, len(path)):
+            earlier += [a for a in self._history.get(path[:depth], []) if not isinstance(a.value, Mapping)]
+        if not (isinstance(winner.value, Mapping) and winner.value):
+            for below in self._descendants(path):
+                earlier += self._history[below]
+        chain = tuple(
+            ChainEntry(
+                format_path(a.path),
+                a.value,
+                a.origin,
+                a.kind if a.path == path else ("deleted" if a.kind == "deleted" else "replaced"),
+            )
+            for a in sorted(earlier, key=lambda a: a.seq)
+            if a.seq < winner.seq
+        )
+        return FieldProvenance(key, winner.value, winner.origin, chain, secret)
+
+    def _descendants(self, path: ConfigPath) -> list[ConfigPath]:
+        if self._below is None:
+            below: dict[ConfigPath, list[ConfigPath]] = {}
+            for known in self._history:
+                for depth in range(1, len(known)):
+                    below.setdefault(known[:depth], []).append(known)
+            self._below = below
+        return self._below.get(path, [])
+
+    def removed(self, prefix: str = "") -> list[tuple[str, list[Assignment]]]:
+        """Paths some layer declared that are not in the built config (replaced or deleted)."""
+        live_prefixes = {path[:d] for path in self._leaves for d in range(1, len(path) + 1)}
+        out = []
+        for path, assignments in self._history.items():
+            name = format_path(path)
+            if path in live_prefixes or not _under(name, prefix):
+                continue
+            out.append((name, assignments))
+        return out
+
+    def explain(self, key: str) -> str:
+        """The winner and chain of ``key``, or of every leaf below it when it names a table."""
+        if key in self._names:
+            return _explain_field(self[key])
+        below = [name for name in self._names if _under(name, key)]
+        removed = self.removed(key)
+        if not below and not removed:
+            self[key]  # raises KeyError with a did-you-mean
+        parts = [_explain_field(self[name]) for name in below]
+        for name, assignments in removed:
+            last = assignments[-1]
+            verb = "deleted" if last.kind == "deleted" else "declared, then replaced"
+            lines = [f"{name}: not in the config ({verb})"]
+            for a in assignments:
+                lines.append(f"    {a.kind:<8} {_show(a.value):<20} {a.origin}")
+            parts.append("\n".join(lines))
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: self[name].to_dict() for name in self._names}
+
+
+def _under(name: str, prefix: str) -> bool:
+    return not prefix or name == prefix or name.startswith(prefix + ".")
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _explain_field(entry: FieldProvenance) -> str:
+    lines = [f"{entry.path} = {_show(entry.shown(entry.value))}"]
+    lines.append(f"  from  {entry.origin}")
+    if entry.origin.rule:
+        lines.append(f"  rule  {entry.origin.rule}")
+    if entry.chain:
+        lines.append("  overrode (oldest first):")
+        for item in entry.chain:
+            label = "" if item.kind == "set" else f" [{item.kind}: {item.path}]"
+            lines.append(f"    {_show(entry.shown(item.value)):<20} {item.origin}{label}")
+    else:
+        lines.append("  overrode nothing")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """What one layer read, and notes on what it looked for."""
+
+    name: str
+    sources: tuple[str, ...]
+    notes: tuple[str, ...]
+    declared: int
+
+
+@dataclass
+class BuildReport:
+    """Everything a build knows beyond the config itself."""
+
+    provenance: Provenance
+    layers: list[LayerSummary]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The public JSON shape: ``{"config", "provenance", "layers", "warnings"}``."""
+        return {
+            "config": dict(config),
+            "provenance": self.provenance.to_dict(),
+            "layers": [
+                {"name": s.name, "sources": list(s.sources), "notes": list(s.notes), "declared": s.declared}
+                for s in self.layers
+            ],
+            "warnings": list(self.warnings),
+        }

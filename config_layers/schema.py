@@ -1,0 +1,184 @@
+"""The validated result: ``PipelineConfig``, StableNew's pipeline settings.
+
+Every model is strict and closed: an unknown key is an error (with a did-you-mean), a
+string is never coerced into a number, and the bounds catch real mistakes (steps 0, a
+width that is not a multiple of 8, a LoRA weight of 60 meant as 0.6).
+
+Prompts live at the top level (``prompt``, ``negative_prompt``) because every stage of
+StableNew's pipeline renders the same prompt; per-stage settings live in stage tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
+if TYPE_CHECKING:
+    from config_layers.provenance import BuildReport, FieldProvenance, Provenance
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: str) -> str:
+    # Control characters in a config string are never intended and can spoof terminal output.
+    match = _CONTROL.search(value)
+    if match:
+        raise ValueError(f"contains the control character {match.group()!r}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters), Field(max_length=10_000)]
+Name = Annotated[str, AfterValidator(_no_control_characters), Field(min_length=1, max_length=500)]
+#: A LoRA name ends up inside ``<lora:NAME:weight>`` in a prompt, so it may not hold ``<>:``.
+LoraName = Annotated[
+    str,
+    AfterValidator(_no_control_characters),
+    Field(min_length=1, max_length=200, pattern=r"^[^<>:]+$"),
+]
+Dimension = Annotated[int, Field(ge=64, le=8192, multiple_of=8)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+LoraWeight = Annotated[float, Field(ge=-5.0, le=5.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+
+class Txt2ImgStage(_Section):
+    """The first pass. Field names follow the AUTOMATIC1111 txt2img payload."""
+
+    sampler_name: Name = "Euler a"
+    scheduler: Name = "Normal"
+    steps: int = Field(20, ge=1, le=500)
+    cfg_scale: float = Field(7.0, gt=0.0, le=50.0)
+    distilled_cfg_scale: float = Field(3.5, gt=0.0, le=50.0, description="Forge, Flux models")
+    width: Dimension = 512
+    height: Dimension = 512
+    seed: int = Field(-1, ge=-1, le=2**32 - 1, description="-1 picks a random seed")
+    clip_skip: int = Field(2, ge=1, le=12)
+    batch_size: int = Field(1, ge=1, le=64)
+    n_iter: int = Field(1, ge=1, le=1000)
+
+
+class HiresStage(_Section):
+    """The hires-fix second pass of txt2img."""
+
+    enabled: bool = False
+    scale: float = Field(2.0, ge=1.0, le=8.0)
+    upscaler: Name = "Latent"
+    denoising_strength: Fraction = 0.7
+    second_pass_steps: int = Field(0, ge=0, le=500, description="0 reuses txt2img steps")
+
+
+class RefinerStage(_Section):
+    """The SDXL refiner hand-over."""
+
+    enabled: bool = False
+    checkpoint: Text = ""
+    switch_at: Fraction = 0.8
+
+
+class Img2ImgStage(_Section):
+    denoising_strength: Fraction = 0.3
+
+
+class ADetailerStage(_Section):
+    """The ADetailer extension's face/hand repair pass."""
+
+    enabled: bool = False
+    model: Name = "face_yolov8n.pt"
+    confidence: Fraction = 0.3
+    denoising_strength: Fraction = 0.4
+
+
+class UpscaleStage(_Section):
+    """The final extras upscale."""
+
+    enabled: bool = False
+    upscaler: Name = "R-ESRGAN 4x+"
+    scale: float = Field(2.0, ge=1.0, le=8.0)
+
+
+class LoraSettings(_Section):
+    """One LoRA in the pipeline; ``weight`` is the strength in ``<lora:name:weight>``."""
+
+    weight: LoraWeight
+
+
+class WebUIConnection(_Section):
+    """How the controller reaches the WebUI. The password is redacted in every dump."""
+
+    url: Text = "http://127.0.0.1:7860"
+    username: Text = ""
+    password: SecretStr = SecretStr("")
+
+
+class PipelineConfig(_Section):
+    """One validated pipeline configuration that remembers where every field came from.
+
+    ``provenance`` maps each leaf path (``"txt2img.cfg_scale"``) to its winning value, layer,
+    source and position, with the chain of earlier assignments; ``explain(key)`` renders it.
+    """
+
+    model: Name | None = None
+    vae: Name = "Automatic"
+    prompt: Text = ""
+    negative_prompt: Text = ""
+    txt2img: Txt2ImgStage = Txt2ImgStage()
+    hires: HiresStage = HiresStage()
+    refiner: RefinerStage = RefinerStage()
+    img2img: Img2ImgStage = Img2ImgStage()
+    adetailer: ADetailerStage = ADetailerStage()
+    upscale: UpscaleStage = UpscaleStage()
+    loras: dict[LoraName, LoraSettings] = Field(default_factory=dict)
+    webui: WebUIConnection = WebUIConnection()
+
+    _report: BuildReport | None = PrivateAttr(default=None)
+
+    @property
+    def report(self) -> BuildReport:
+        """The build's layers, provenance and warnings (set by the builder)."""
+        if self._report is None:
+            raise AttributeError("this PipelineConfig was not made by ConfigBuilder.build()")
+        return self._report
+
+    @property
+    def provenance(self) -> Provenance:
+        return self.report.provenance
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.report.warnings
+
+    def explain(self, key: str) -> str:
+        """A person-readable account of ``key`` (a leaf or a table such as ``loras``)."""
+        return self.report.provenance.explain(key)
+
+    def field_provenance(self, key: str) -> FieldProvenance:
+        return self.report.provenance[key]
+
+
+#: Leaf paths that hold credentials: their values are redacted in every dump.
+SECRET_LEAVES = frozenset({("webui", "password")})
+
+
+def schema_defaults() -> dict[str, Any]:
+    """The schema's default config as plain data (secrets unwrapped)."""
+    data = PipelineConfig().model_dump()
+    data["webui"]["password"] = ""
+    return data
+
+
+def iter_leaves(
+    data: Mapping[str, Any], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every leaf of nested plain data; an empty table counts as a leaf."""
+    for key, value in data.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and value:
+            yield from iter_leaves(value, path)
+        else:
+            yield path, value

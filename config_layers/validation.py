@@ -1,0 +1,100 @@
+"""Turning pydantic's validation errors into short messages with a did-you-mean."""
+
+from __future__ import annotations
+
+import difflib
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+_SHORT = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "multiple_of": "must be a multiple of {multiple_of}",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "missing": "is required",
+    "string_too_short": "must not be empty",
+    "string_too_long": "is too long (over {max_length} characters)",
+    "too_long": "has too many items (over {max_length})",
+    "too_short": "needs at least {min_length} items",
+    "string_pattern_mismatch": "has characters that are not allowed (must match {pattern})",
+    "literal_error": "must be one of {expected}",
+}
+
+
+def short_message(error: ErrorDetails, root: type[BaseModel]) -> str:
+    """One line for one pydantic error: ``must be >= 1``, ``unknown key; did you mean 'cfg_scale'?``."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        loc = error["loc"]
+        allowed = allowed_keys(root, loc[:-1]) or []
+        hint = did_you_mean(str(loc[-1]), allowed)
+        if hint:
+            return f"unknown key; did you mean {hint!r}?"
+        return f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+    template = _SHORT.get(kind)
+    if template is None:
+        return error["msg"].removeprefix("Value error, ")
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return error["msg"]
+
+
+def did_you_mean(key: str, candidates: list[str]) -> str | None:
+    """The closest candidate to a mistyped key (``cfg`` -> ``cfg_scale``), if any is close."""
+    lowered = key.lower().replace("-", "_")
+    matches = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    prefixed = [c for c in candidates if c.startswith(lowered) or lowered in c.split("_")]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str] | None:
+    """The field names of the table at ``loc`` inside ``model``, or None where any key goes."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        elif get_origin(current) in (list, tuple):
+            current = get_args(current)[0]
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            members = [arg for arg in get_args(annotation) if arg is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
