@@ -63,6 +63,8 @@ class _Profiles:
 
     model: ModelProfile | None = None
     loras: dict[str, LoraProfile | None] = field(default_factory=dict)
+    #: The spelling of each LoRA in the config: its file's stem when the name differs only in case.
+    spelling: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     lora_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -214,6 +216,9 @@ class ConfigBuilder:
                 found.loras[name] = None
                 continue
             found.loras[name] = self._lora_profile(name, lora_file, found.lora_notes)
+            stem = model_stem(lora_file.name)
+            if stem.casefold() == name.casefold():
+                found.spelling[name] = stem
         if found.model is not None:
             for profile in found.loras.values():
                 issue = check_lora_compatibility(profile, found.model) if profile else None
@@ -274,7 +279,7 @@ class ConfigBuilder:
                 choice = suggestion.lora_weight_choices.get(profile.lora_name)
             if choice is None:
                 choice = choose_lora_weight(name, profile, found.model, preset)
-            selections.append(LoraSelection(name, choice, profile))
+            selections.append(LoraSelection(found.spelling.get(name, name), choice, profile))
         return selections
 
 

@@ -35,6 +35,9 @@ def to_toml(config: PipelineConfig) -> str:
                 tables.append((key, value, path))
                 continue
             entry = provenance[format_path(path)]
+            if value is None:  # TOML has no null: say so instead of inventing a value
+                container.add(tomlkit.comment(f"{key} is unset  ({entry.origin})"))
+                continue
             item = tomlkit.item(entry.shown(value))
             item.comment(str(entry.origin))
             container.add(key, item)

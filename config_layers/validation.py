@@ -60,8 +60,11 @@ def did_you_mean(key: str, candidates: list[str]) -> str | None:
     matches = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.6)
     if matches:
         return matches[0]
-    prefixed = [c for c in candidates if c.startswith(lowered) or lowered in c.split("_")]
-    return prefixed[0] if len(prefixed) == 1 else None
+    for matches_key in (lambda c: c.startswith(lowered), lambda c: lowered in c.split("_")):
+        found = [c for c in candidates if matches_key(c)]
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str] | None:
