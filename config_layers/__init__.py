@@ -1,17 +1,41 @@
 """config_layers: a layered, provenance-tracking configuration builder for Stable Diffusion.
 
-from config_layers import ConfigBuilder
-cfg = ConfigBuilder(model_dirs=[...], lora_dirs=[...]).build(model="RealVisXL_V4.0")
-cfg.provenance["txt2img.cfg_scale"].layer    # "model_profile"
-print(cfg.explain("txt2img.cfg_scale"))
+    from config_layers import ConfigBuilder
+    cfg = ConfigBuilder(model_dirs=[...], lora_dirs=[...]).build(model="RealVisXL_V4.0")
+    cfg.provenance["txt2img.cfg_scale"].layer    # "model_profile"
+    print(cfg.explain("txt2img.cfg_scale"))
+
+Public names are imported on first use (PEP 562), so ``import config_layers`` alone is cheap;
+``from config_layers import ConfigBuilder`` loads the builder, pydantic models included.
 """
 
-from config_layers.adapter import build_pipeline_config_with_profiles
-from config_layers.builder import ConfigBuilder
-from config_layers.errors import ConfigError, ConfigErrors, FileError, NotFoundError
-from config_layers.origin import LAYER_ORDER, Origin
-from config_layers.provenance import BuildReport, FieldProvenance, Provenance
-from config_layers.schema import PipelineConfig
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from config_layers.adapter import build_pipeline_config_with_profiles
+    from config_layers.builder import ConfigBuilder
+    from config_layers.errors import ConfigError, ConfigErrors, FileError, NotFoundError
+    from config_layers.origin import LAYER_ORDER, Origin
+    from config_layers.provenance import BuildReport, FieldProvenance, Provenance
+    from config_layers.schema import PipelineConfig
+
+_EXPORTS = {
+    "build_pipeline_config_with_profiles": "config_layers.adapter",
+    "ConfigBuilder": "config_layers.builder",
+    "ConfigError": "config_layers.errors",
+    "ConfigErrors": "config_layers.errors",
+    "FileError": "config_layers.errors",
+    "NotFoundError": "config_layers.errors",
+    "LAYER_ORDER": "config_layers.origin",
+    "Origin": "config_layers.origin",
+    "BuildReport": "config_layers.provenance",
+    "FieldProvenance": "config_layers.provenance",
+    "Provenance": "config_layers.provenance",
+    "PipelineConfig": "config_layers.schema",
+}
 
 __all__ = [
     "LAYER_ORDER",
@@ -28,3 +52,16 @@ __all__ = [
     "build_pipeline_config_with_profiles",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'config_layers' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -44,7 +44,7 @@ LoraWeight = Annotated[float, Field(ge=-5.0, le=5.0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
 
 
 class Txt2ImgStage(_Section):
@@ -127,14 +127,14 @@ class PipelineConfig(_Section):
     vae: Name = "Automatic"
     prompt: Text = ""
     negative_prompt: Text = ""
-    txt2img: Txt2ImgStage = Txt2ImgStage()
-    hires: HiresStage = HiresStage()
-    refiner: RefinerStage = RefinerStage()
-    img2img: Img2ImgStage = Img2ImgStage()
-    adetailer: ADetailerStage = ADetailerStage()
-    upscale: UpscaleStage = UpscaleStage()
+    txt2img: Txt2ImgStage = Field(default_factory=Txt2ImgStage)
+    hires: HiresStage = Field(default_factory=HiresStage)
+    refiner: RefinerStage = Field(default_factory=RefinerStage)
+    img2img: Img2ImgStage = Field(default_factory=Img2ImgStage)
+    adetailer: ADetailerStage = Field(default_factory=ADetailerStage)
+    upscale: UpscaleStage = Field(default_factory=UpscaleStage)
     loras: dict[LoraName, LoraSettings] = Field(default_factory=dict)
-    webui: WebUIConnection = WebUIConnection()
+    webui: WebUIConnection = Field(default_factory=WebUIConnection)
 
     _report: BuildReport | None = PrivateAttr(default=None)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -56,6 +55,8 @@ def short_message(error: ErrorDetails, root: type[BaseModel]) -> str:
 
 def did_you_mean(key: str, candidates: list[str]) -> str | None:
     """The closest candidate to a mistyped key (``cfg`` -> ``cfg_scale``), if any is close."""
+    import difflib  # only errors need it; keep it off the import path
+
     lowered = key.lower().replace("-", "_")
     matches = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.6)
     if matches:

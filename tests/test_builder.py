@@ -18,8 +18,13 @@ from tests.conftest import MODEL_TOML, Library
 
 @pytest.mark.parametrize(
     "name",
-    ["RealVisXL_V4.0", "RealVisXL_V4.0.safetensors", "RealVisXL_V4.0.safetensors [4e4b3ad5]",
-     "realvisxl_v4.0", "RealVisXL_V4.0 [0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef]"],
+    [
+        "RealVisXL_V4.0",
+        "RealVisXL_V4.0.safetensors",
+        "RealVisXL_V4.0.safetensors [4e4b3ad5]",
+        "realvisxl_v4.0",
+        "RealVisXL_V4.0 [0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef]",
+    ],
 )
 def test_webui_model_names_resolve_like_the_bare_stem(rich_library: Library, name: str) -> None:
     cfg = rich_library.builder().build(model=name)
@@ -31,7 +36,8 @@ def test_model_in_a_subfolder_by_relative_name(library: Library) -> None:
     sub = library.models / "SDXL"
     sub.mkdir()
     (library.models / "SDXL" / "x.modelprofile.toml").write_text(
-        MODEL_TOML.replace('model_name = "RealVisXL_V4.0"', 'model_name = "x"'), encoding="utf-8")
+        MODEL_TOML.replace('model_name = "RealVisXL_V4.0"', 'model_name = "x"'), encoding="utf-8"
+    )
     from tests.conftest import write_stub_safetensors
 
     write_stub_safetensors(sub / "x.safetensors")
@@ -95,21 +101,28 @@ def test_build_is_safe_from_many_threads(rich_library: Library) -> None:
 def test_info_log_names_the_preset(rich_library: Library, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="config_layers"):
         rich_library.builder().build(model="RealVisXL_V4.0", loras=["PerfectEyesXL"])
-    assert "Using model profile preset rvxl_photoreal_default (source=internet_prior) for RealVisXL_V4.0 + PerfectEyesXL" \
-        in caplog.text
+    assert (
+        "Using model profile preset rvxl_photoreal_default (source=internet_prior)"
+        " for RealVisXL_V4.0 + PerfectEyesXL" in caplog.text
+    )
 
 
 def test_profile_library_matches_by_alias(library: Library) -> None:
     shelf = library.root / "shelf"
     shelf.mkdir()
     (shelf / "rv.modelprofile.toml").write_text(
-        MODEL_TOML.replace('tags = ["photoreal"]', 'tags = ["photoreal"]\naliases = ["realvisxlV40_v40Bakedvae"]'),
+        MODEL_TOML.replace(
+            'tags = ["photoreal"]', 'tags = ["photoreal"]\naliases = ["realvisxlV40_v40Bakedvae"]'
+        ),
         encoding="utf-8",
     )
     library.model("realvisxlV40_v40Bakedvae")
     cfg = library.builder(profile_dirs=[shelf]).build(model="realvisxlV40_v40Bakedvae")
     assert cfg.txt2img.cfg_scale == 6.5
-    assert cfg.provenance["txt2img.cfg_scale"].source == f"{shelf / 'rv.modelprofile.toml'}#rvxl_photoreal_default"
+    assert (
+        cfg.provenance["txt2img.cfg_scale"].source
+        == f"{shelf / 'rv.modelprofile.toml'}#rvxl_photoreal_default"
+    )
 
 
 def test_own_sidecar_beats_the_library(library: Library) -> None:
@@ -134,13 +147,25 @@ def test_shipped_settings_match_the_schema_defaults_and_stablenew() -> None:
     assert shipped == defaults
     t = PipelineConfig().txt2img
     assert (t.steps, t.sampler_name, t.scheduler, t.cfg_scale, t.width, t.height, t.seed, t.clip_skip) == (
-        20, "Euler a", "Normal", 7.0, 512, 512, -1, 2)
+        20,
+        "Euler a",
+        "Normal",
+        7.0,
+        512,
+        512,
+        -1,
+        2,
+    )
 
 
 def test_the_shipped_examples_build_every_model() -> None:
     models = examples_dir() / "models"
-    builder = ConfigBuilder(model_dirs=[models / "Stable-diffusion"], lora_dirs=[models / "Lora"], environ={},
-                            user_file=examples_dir() / "user.toml")
+    builder = ConfigBuilder(
+        model_dirs=[models / "Stable-diffusion"],
+        lora_dirs=[models / "Lora"],
+        environ={},
+        user_file=examples_dir() / "user.toml",
+    )
     for checkpoint in sorted((models / "Stable-diffusion").glob("*.safetensors")):
         cfg = builder.build(model=checkpoint.stem)
         assert cfg.txt2img.steps == 32  # examples/user.toml
@@ -169,9 +194,23 @@ def test_a_config_not_made_by_the_builder_says_so() -> None:
         _ = PipelineConfig().provenance
 
 
-def test_paths_are_shown_relative_to_the_working_directory(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_are_shown_relative_to_the_working_directory(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = library.file("user.toml", "[txt2img]\nsteps = 3\n")
     monkeypatch.chdir(library.root)
     cfg = library.builder(user_file=Path("user.toml")).build()
     assert cfg.provenance["txt2img.steps"].origin.where() == "user.toml:2:1"
     assert user.exists()
+
+
+def test_the_walkthrough_runs() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(examples_dir() / "walkthrough.py")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rule  pairing: recommended pairing with RealVisXL_V4.0#rvxl_fast" in done.stdout
+    assert "did you mean 'cfg_scale'?" in done.stdout

@@ -17,7 +17,9 @@ runner = CliRunner()
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"STABLENEW_TXT2IMG__SEED": "11", "STABLENEW_WEBUI__PASSWORD": "pw"})
+    result = runner.invoke(
+        app, list(args), env={"STABLENEW_TXT2IMG__SEED": "11", "STABLENEW_WEBUI__PASSWORD": "pw"}
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -31,14 +33,21 @@ def test_build_json_follows_the_contract() -> None:
     steps = payload["provenance"]["txt2img.steps"]
     assert set(steps) == {"value", "layer", "source", "line", "column", "rule", "chain"}
     assert steps["layer"] == "model_profile" and steps["source"].endswith(
-        "RealVisXL_V4.0.modelprofile.toml#rvxl_photoreal_default")
+        "RealVisXL_V4.0.modelprofile.toml#rvxl_photoreal_default"
+    )
     assert isinstance(steps["line"], int)
     (first,) = steps["chain"]
     assert set(first) == {"path", "kind", "value", "layer", "source", "line", "column", "rule"}
     assert (first["layer"], first["value"], first["kind"]) == ("defaults", 20, "set")
     assert payload["provenance"]["txt2img.seed"]["source"] == "STABLENEW_TXT2IMG__SEED"
     assert [layer["name"] for layer in payload["layers"]] == [
-        "defaults", "model_profile", "lora_overlays", "user_file", "env", "overrides"]
+        "defaults",
+        "model_profile",
+        "lora_overlays",
+        "user_file",
+        "env",
+        "overrides",
+    ]
     assert set(payload["provenance"]) >= {"loras.PerfectEyesXL.weight", "model", "txt2img.width"}
 
 
@@ -58,8 +67,17 @@ def test_build_table_is_the_default() -> None:
 
 
 def test_explain_prints_winner_and_chain() -> None:
-    code, out, _ = run("explain", "txt2img.cfg_scale", "loras", "--model", "RealVisXL_V4.0", "--lora", "PerfectEyesXL",
-                       "--set", "txt2img.cfg_scale=5")
+    code, out, _ = run(
+        "explain",
+        "txt2img.cfg_scale",
+        "loras",
+        "--model",
+        "RealVisXL_V4.0",
+        "--lora",
+        "PerfectEyesXL",
+        "--set",
+        "txt2img.cfg_scale=5",
+    )
     assert code == 0
     assert out.startswith("txt2img.cfg_scale = 5\n  from  overrides, overrides\n  overrode (oldest first):")
     assert "loras.PerfectEyesXL.weight = 0.6" in out
@@ -77,7 +95,10 @@ def test_explain_unknown_key_exits_2() -> None:
         (["build", "--set", "txt2img.steps=-1"], "txt2img.steps = -1 (overrides, overrides): must be >= 1"),
         (["build", "--set", "nonsense"], "expected KEY.PATH=VALUE"),
         (["build", "--model", "RealVisXL_V4.0", "--lora", "epi_noiseoffset2"], "another architecture family"),
-        (["build", "--model", "RealVisXL_V4.0", "--preset", "nope"], "available: rvxl_photoreal_default, rvxl_fast"),
+        (
+            ["build", "--model", "RealVisXL_V4.0", "--preset", "nope"],
+            "available: rvxl_photoreal_default, rvxl_fast",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_no_traceback(args: list[str], message: str) -> None:
@@ -93,7 +114,9 @@ def test_malformed_user_file_exits_2(library: Library) -> None:
 
 
 def test_lenient_records_warnings() -> None:
-    code, out, _ = run("build", "--model", "RealVisXL_V4.0", "--lora", "epi_noiseoffset2", "--lenient", "-f", "json")
+    code, out, _ = run(
+        "build", "--model", "RealVisXL_V4.0", "--lora", "epi_noiseoffset2", "--lenient", "-f", "json"
+    )
     assert code == 0
     assert any("cannot load" in w for w in json.loads(out)["warnings"])
 
@@ -101,7 +124,10 @@ def test_lenient_records_warnings() -> None:
 def test_the_console_script_runs_as_a_module() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "config_layers", "build", "--model", "dreamshaper_8", "-f", "json"],
-        capture_output=True, text=True, check=False, env={"PATH": "", "PYTHONPATH": ":".join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "", "PYTHONPATH": ":".join(sys.path)},
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["config"]["txt2img"]["height"] == 768

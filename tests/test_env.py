@@ -30,16 +30,19 @@ def test_values_are_typed_as_toml(raw: str, typed: object) -> None:
 
 
 def test_only_prefixed_variables_are_read() -> None:
-    layer = env_layer({"STABLENEW_TXT2IMG__STEPS": "40", "TXT2IMG__STEPS": "1", "STABLENEWX_A": "2", "HOME": "/h"},
-                      "STABLENEW")
+    layer = env_layer(
+        {"STABLENEW_TXT2IMG__STEPS": "40", "TXT2IMG__STEPS": "1", "STABLENEWX_A": "2", "HOME": "/h"},
+        "STABLENEW",
+    )
     assert layer.data == {"txt2img": {"steps": 40}}
     assert layer.sources == ("STABLENEW_TXT2IMG__STEPS",)
     assert layer.origin_of(("txt2img", "steps")).source == "STABLENEW_TXT2IMG__STEPS"
 
 
 def test_the_prefix_is_configurable(library: Library) -> None:
-    cfg = library.builder(environ={"MYAPP_TXT2IMG__STEPS": "41", "STABLENEW_TXT2IMG__STEPS": "5"},
-                          env_prefix="MYAPP").build()
+    cfg = library.builder(
+        environ={"MYAPP_TXT2IMG__STEPS": "41", "STABLENEW_TXT2IMG__STEPS": "5"}, env_prefix="MYAPP"
+    ).build()
     assert cfg.txt2img.steps == 41
 
 
@@ -61,7 +64,7 @@ def test_env_var_reaches_a_lora_whatever_its_case(rich_library: Library) -> None
 def test_env_var_that_is_both_a_value_and_a_table(library: Library) -> None:
     from config_layers import ConfigError
 
-    with pytest.raises(ConfigError, match="set one or the other|already set to a value"):
+    with pytest.raises(ConfigError, match=r"set one or the other|already set to a value"):
         library.builder(environ={"STABLENEW_TXT2IMG": "1", "STABLENEW_TXT2IMG__STEPS": "2"}).build()
 
 

@@ -59,15 +59,27 @@ LORA_JSON = {
 
 def model(presets: list[dict[str, object]], **extra: object) -> ModelProfile:
     return ModelProfile.model_validate(
-        {"kind": "model_profile", "version": 1, "model_name": "M", "base_type": "sdxl",
-         "recommended_presets": presets, **extra}
+        {
+            "kind": "model_profile",
+            "version": 1,
+            "model_name": "M",
+            "base_type": "sdxl",
+            "recommended_presets": presets,
+            **extra,
+        }
     )
 
 
 def preset(pid: str, rating: str, **extra: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "id": pid, "label": pid, "rating": rating, "source": "internet_prior",
-        "sampler": "Euler", "steps": 20, "cfg": 7.0, "resolution": [1024, 1024],
+        "id": pid,
+        "label": pid,
+        "rating": rating,
+        "source": "internet_prior",
+        "sampler": "Euler",
+        "steps": 20,
+        "cfg": 7.0,
+        "resolution": [1024, 1024],
     }
     data.update(extra)
     return data
@@ -111,7 +123,10 @@ def test_load_model_profile_from_toml_success(tmp_path: Path) -> None:
     profile = load_model_profile(path)
     assert profile is not None
     assert [p.id for p in profile.recommended_presets] == ["rvxl_good", "rvxl_photoreal_default"]
-    assert profile.document is not None and profile.document.position(("recommended_presets", 1, "cfg")) == (26, 1)
+    assert profile.document is not None and profile.document.position(("recommended_presets", 1, "cfg")) == (
+        26,
+        1,
+    )
 
 
 def test_load_lora_profile_from_toml_success(tmp_path: Path) -> None:
@@ -127,7 +142,9 @@ def test_missing_profile_file_is_none(tmp_path: Path) -> None:
 
 
 def test_suggest_preset_picks_highest_rated_preset() -> None:
-    profile = model([preset("a", "good"), preset("b", "best", steps=30), preset("c", "better"), preset("d", "bad")])
+    profile = model(
+        [preset("a", "good"), preset("b", "best", steps=30), preset("c", "better"), preset("d", "bad")]
+    )
     suggestion = suggest_preset_for(profile, [])
     assert suggestion is not None
     assert suggestion.preset_id == "b" and suggestion.steps == 30
@@ -155,48 +172,72 @@ def test_suggest_preset_unknown_preset_lists_the_available_ones() -> None:
 def test_suggest_preset_merges_lora_weights() -> None:
     profile = model([preset("p", "best", lora_overlays=[{"name": "Overlaid", "weight": 0.45}])])
     loras = [
-        lora("Paired", recommended_pairings=[{"model": "M", "rating": "good", "weight": 0.3}],
-             recommended_weights=[{"label": "x", "weight": 0.9, "rating": "best"}]),
+        lora(
+            "Paired",
+            recommended_pairings=[{"model": "M", "rating": "good", "weight": 0.3}],
+            recommended_weights=[{"label": "x", "weight": 0.9, "rating": "best"}],
+        ),
         lora("Overlaid", recommended_weights=[{"label": "x", "weight": 0.9, "rating": "best"}]),
-        lora("Weighted", recommended_weights=[
-            {"label": "low", "weight": 0.4, "rating": "good"},
-            {"label": "high", "weight": 0.8, "rating": "better"},
-        ]),
+        lora(
+            "Weighted",
+            recommended_weights=[
+                {"label": "low", "weight": 0.4, "rating": "good"},
+                {"label": "high", "weight": 0.8, "rating": "better"},
+            ],
+        ),
         lora("Bare"),
     ]
     suggestion = suggest_preset_for(profile, loras)
     assert suggestion is not None
-    assert suggestion.lora_weights == {"Paired": 0.3, "Overlaid": 0.45, "Weighted": 0.8, "Bare": DEFAULT_LORA_WEIGHT}
+    assert suggestion.lora_weights == {
+        "Paired": 0.3,
+        "Overlaid": 0.45,
+        "Weighted": 0.8,
+        "Bare": DEFAULT_LORA_WEIGHT,
+    }
     rules = {name: choice.rule for name, choice in suggestion.lora_weight_choices.items()}
-    assert rules == {"Paired": "pairing", "Overlaid": "preset_overlay", "Weighted": "recommended_weight",
-                     "Bare": "default"}
+    assert rules == {
+        "Paired": "pairing",
+        "Overlaid": "preset_overlay",
+        "Weighted": "recommended_weight",
+        "Bare": "default",
+    }
 
 
 def test_pairing_naming_the_chosen_preset_beats_a_general_pairing() -> None:
     profile = model([preset("p", "best"), preset("q", "good")])
-    the_lora = lora("L", recommended_pairings=[
-        {"model": "M", "rating": "best", "weight": 0.2},
-        {"model": "M", "preset_id": "p", "rating": "good", "weight": 0.35},
-        {"model": "M", "preset_id": "q", "rating": "best", "weight": 0.9},
-    ])
+    the_lora = lora(
+        "L",
+        recommended_pairings=[
+            {"model": "M", "rating": "best", "weight": 0.2},
+            {"model": "M", "preset_id": "p", "rating": "good", "weight": 0.35},
+            {"model": "M", "preset_id": "q", "rating": "best", "weight": 0.9},
+        ],
+    )
     suggestion = suggest_preset_for(profile, [the_lora])
     assert suggestion is not None and suggestion.lora_weights["L"] == 0.35
 
 
 def test_pairing_for_another_model_or_without_weight_is_ignored() -> None:
     profile = model([preset("p", "best")])
-    the_lora = lora("L", recommended_pairings=[
-        {"model": "OtherModel", "rating": "best", "weight": 0.1},
-        {"model": "M", "rating": "best"},
-    ], recommended_weights=[{"label": "w", "weight": 0.75, "rating": "good"}])
+    the_lora = lora(
+        "L",
+        recommended_pairings=[
+            {"model": "OtherModel", "rating": "best", "weight": 0.1},
+            {"model": "M", "rating": "best"},
+        ],
+        recommended_weights=[{"label": "w", "weight": 0.75, "rating": "good"}],
+    )
     choice = choose_lora_weight("L", the_lora, profile, profile.recommended_presets[0])
     assert (choice.weight, choice.rule) == (0.75, "recommended_weight")
 
 
 def test_pairing_matches_model_aliases_and_webui_names() -> None:
     profile = model([preset("p", "best")], aliases=["realvis4"])
-    the_lora = lora("L", recommended_pairings=[{"model": "realvis4.safetensors [abcdef12]", "rating": "good",
-                                                "weight": 0.42}])
+    the_lora = lora(
+        "L",
+        recommended_pairings=[{"model": "realvis4.safetensors [abcdef12]", "rating": "good", "weight": 0.42}],
+    )
     assert choose_lora_weight("L", the_lora, profile, None).weight == 0.42
 
 

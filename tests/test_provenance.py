@@ -28,9 +28,9 @@ def test_a_layer_is_the_source_of_what_it_declares_even_when_the_value_is_unchan
 
 def test_every_layer_in_order_with_env_var_names_and_preset_anchors(rich_library: Library) -> None:
     user = rich_library.file("user.toml", "\n[txt2img]\nsteps = 35\n")
-    cfg = rich_library.builder(
-        environ={"STABLENEW_TXT2IMG__STEPS": "40"}, user_file=user
-    ).build(model="RealVisXL_V4.0", loras=["PerfectEyesXL"], overrides={"txt2img.steps": 50})
+    cfg = rich_library.builder(environ={"STABLENEW_TXT2IMG__STEPS": "40"}, user_file=user).build(
+        model="RealVisXL_V4.0", loras=["PerfectEyesXL"], overrides={"txt2img.steps": 50}
+    )
     entry = cfg.provenance["txt2img.steps"]
     assert (entry.layer, entry.source, entry.value) == ("overrides", "overrides", 50)
     chain = [(c.origin.layer, c.origin.source, c.origin.line, c.value) for c in entry.chain]
@@ -105,7 +105,12 @@ def test_whole_table_replacement_is_recorded_in_the_chain() -> None:
 
 def test_deletions_are_recorded() -> None:
     base = _layer("defaults", {"loras": {"x": {"weight": 1.0}, "y": {"weight": 0.5}}})
-    deleting = Layer("lora_overlays", {}, base.origin_of, removals=((("loras", "x"), Origin("lora_overlays", "stack.toml")),))
+    deleting = Layer(
+        "lora_overlays",
+        {},
+        base.origin_of,
+        removals=((("loras", "x"), Origin("lora_overlays", "stack.toml")),),
+    )
     merged, history = merge_layers([base, deleting])
     assert merged == {"loras": {"y": {"weight": 0.5}}}
     prov = Provenance(history, dict(iter_leaves(merged)), Origin("defaults", "schema"))
@@ -115,10 +120,12 @@ def test_deletions_are_recorded() -> None:
 
 
 def test_keys_fold_case_the_way_dynaconf_merges_them() -> None:
-    merged, history = merge_layers([
-        _layer("lora_overlays", {"loras": {"PerfectEyesXL": {"weight": 0.6}}}),
-        _layer("env", {"loras": {"perfecteyesxl": {"weight": 0.8}}}),
-    ])
+    merged, history = merge_layers(
+        [
+            _layer("lora_overlays", {"loras": {"PerfectEyesXL": {"weight": 0.6}}}),
+            _layer("env", {"loras": {"perfecteyesxl": {"weight": 0.8}}}),
+        ]
+    )
     assert merged == {"loras": {"PerfectEyesXL": {"weight": 0.8}}}
     assert history[("loras", "PerfectEyesXL", "weight")][-1].layer.name == "env"
 
@@ -126,7 +133,9 @@ def test_keys_fold_case_the_way_dynaconf_merges_them() -> None:
 # -- laws, over random layer stacks ---------------------------------------------------------
 
 KEYS = st.sampled_from(["a", "b", "c", "A", "steps", "loras"])
-SCALARS = st.one_of(st.integers(-5, 5), st.booleans(), st.text(max_size=3), st.floats(allow_nan=False, width=16))
+SCALARS = st.one_of(
+    st.integers(-5, 5), st.booleans(), st.text(max_size=3), st.floats(allow_nan=False, width=16)
+)
 VALUES = st.recursive(
     st.one_of(SCALARS, st.lists(SCALARS, max_size=3)),
     lambda children: st.dictionaries(KEYS, children, max_size=3),
@@ -154,7 +163,9 @@ def _naive_merge(old: Any, new: Any) -> Any:
     out = dict(old)
     for key, value in new.items():
         existing = next((k for k in out if k.lower() == key.lower()), key)
-        out[existing] = _naive_merge(out.get(existing), value) if existing in out else _naive_merge(None, value)
+        out[existing] = (
+            _naive_merge(out.get(existing), value) if existing in out else _naive_merge(None, value)
+        )
     return out
 
 
@@ -167,7 +178,7 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
 @settings(max_examples=300, deadline=None)
 @given(STACKS)
 def test_recorded_winner_equals_merged_value_for_every_leaf(stack: list[dict[str, Any]]) -> None:
-    names = LAYER_ORDER[-len(stack):]
+    names = LAYER_ORDER[-len(stack) :]
     layers = [_layer(name, data) for name, data in zip(names, stack, strict=True)]
     merged, history = merge_layers(layers)
     expected: Any = {}

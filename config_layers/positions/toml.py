@@ -48,6 +48,11 @@ class _TomlScanner:
     def _record(self, path: KeyPath, offset: int) -> None:
         self.found.setdefault(path, self.lines.position(offset))
 
+    def _record_all(self, path: KeyPath, offset: int) -> None:
+        """Record a header's path and every table it implicitly creates on the way."""
+        for depth in range(1, len(path) + 1):
+            self._record(path[:depth], offset)
+
     def _blank(self) -> None:
         self.i = _BLANK.match(self.text, self.i).end()  # type: ignore[union-attr]
 
@@ -70,14 +75,13 @@ class _TomlScanner:
                 index = self.table_arrays.get(array_path, 0)
                 self.table_arrays[array_path] = index + 1
                 prefix = (*array_path, index)
-                self._record(array_path, start)
-                self._record(prefix, start)
+                self._record_all(prefix, start)
             elif self.text[self.i] == "[":
                 self.i += 1
                 keys = self._key()
                 self.i = self.text.index("]", self.i) + 1
                 prefix = self._concrete(keys)
-                self._record(prefix, start)
+                self._record_all(prefix, start)
             else:
                 self._key_value(prefix, start)
 

@@ -29,7 +29,7 @@ Citations = Annotated[list[Text], Field(max_length=50)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class LoraOverlay(_Strict):
@@ -76,7 +76,7 @@ class _Profile(_Strict):
     aliases: Annotated[list[Name], Field(max_length=100)] = []
     sha256: Sha256 | None = None
     autov2: AutoV2 | None = None
-    learning_summary: LearningSummary = LearningSummary()
+    learning_summary: LearningSummary = Field(default_factory=LearningSummary)
 
     _document: Document | None = PrivateAttr(default=None)
 
