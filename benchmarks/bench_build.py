@@ -98,9 +98,7 @@ def make_dynaconf() -> Callable[[], object] | None:
     files = [str(p) for p in FILES]
 
     def run() -> object:
-        settings = Dynaconf(
-            settings_files=files, envvar_prefix="STABLENEW", environments=False, merge_enabled=True
-        )
+        settings = Dynaconf(settings_files=files, envvar_prefix="STABLENEW", environments=False, merge_enabled=True)
         return settings.as_dict()
 
     return run
@@ -148,9 +146,7 @@ def make_omegaconf() -> Callable[[], object] | None:
         for path in FILES:
             with path.open("rb") as handle:
                 parts.append(OmegaConf.create(tomllib.load(handle)))
-        parts.append(
-            OmegaConf.from_dotlist([f"{k[10:].lower().replace('__', '.')}={v}" for k, v in ENV.items()])
-        )
+        parts.append(OmegaConf.from_dotlist([f"{k[10:].lower().replace('__', '.')}={v}" for k, v in ENV.items()]))
         return OmegaConf.to_container(OmegaConf.merge(*parts))
 
     return run
@@ -185,9 +181,7 @@ def main() -> None:
     floor_s = median_seconds(floor, args.rounds)
     rows.append(("floor: tomllib + dict deep-merge", floor_s))
     rows.append(("config_layers build(), fresh builder", median_seconds(fresh_build, args.rounds)))
-    rows.append(
-        ("config_layers build(), same builder, other LoRAs", median_seconds(make_repeated(), args.rounds))
-    )
+    rows.append(("config_layers build(), same builder, other LoRAs", median_seconds(make_repeated(), args.rounds)))
     with tempfile.TemporaryDirectory() as tmp:
         peers = {
             "dynaconf 3.x Dynaconf(...) fresh, same files + env": make_dynaconf(),
@@ -201,18 +195,14 @@ def main() -> None:
             rows.append((label, median_seconds(fn, max(args.rounds // 5, 20))))
 
     print(
-        f"\nmedians over {args.rounds} rounds (peers over {max(args.rounds // 5, 20)});"
-        f" python {sys.version.split()[0]}"
+        f"\nmedians over {args.rounds} rounds (peers over {max(args.rounds // 5, 20)}); python {sys.version.split()[0]}"
     )
     print(f"{'measurement':<52} {'median':>10} {'x floor':>8}")
     for label, seconds in rows:
         print(f"{label:<52} {seconds * 1e3:>8.3f}ms {seconds / floor_s:>8.2f}")
 
     base = import_ms("pass", args.import_runs)
-    print(
-        f"\nimport (median of {args.import_runs} interpreter starts,"
-        f" interpreter start {base:.1f}ms subtracted)"
-    )
+    print(f"\nimport (median of {args.import_runs} interpreter starts, interpreter start {base:.1f}ms subtracted)")
     # `import pydantic` is itself lazy: BaseModel's machinery loads on first use, so both
     # baselines are shown, and both ways of importing config_layers.
     deps = import_ms("import dynaconf, pydantic", args.import_runs)

@@ -23,11 +23,12 @@ from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layer
-from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer
+from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer, stack_overlays_layer
 from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
 from config_layers.library import FileIndex
+from config_layers.lora_plan import LoraPlan, plan_loras
 from config_layers.merge import merge_layers
 from config_layers.normalize import model_stem
 from config_layers.origin import Origin
@@ -50,6 +51,19 @@ from config_layers.profiles.suggest import (
 from config_layers.provenance import BuildReport, History, LayerSummary, Provenance, format_path
 from config_layers.schema import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.shipped import default_settings_file, profiles_dir
+from config_layers.stacks import (
+    LEGACY_KEYS,
+    STACK_SUFFIX,
+    STAGES,
+    ComposedStack,
+    LocatedEntry,
+    StackFile,
+    Stage,
+    compose_stack,
+    find_stack,
+    parse_stack,
+    promote_legacy,
+)
 from config_layers.validation import short_message
 
 log = logging.getLogger("config_layers")
@@ -63,8 +77,6 @@ class _Profiles:
 
     model: ModelProfile | None = None
     loras: dict[str, LoraProfile | None] = field(default_factory=dict)
-    #: The spelling of each LoRA in the config: its file's stem when the name differs only in case.
-    spelling: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     lora_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -81,6 +93,7 @@ class ConfigBuilder:
     platform config dir's ``stablenew/user.toml`` if present).
     ``environ``: a mapping used instead of ``os.environ``.
     ``lenient``: record cross-family LoRAs and missing files as warnings instead of failing.
+    ``stacks_dirs``: folders of ``<name>.lorastack.toml`` files, searched before the LoRA dirs.
 
     One builder may be shared by threads: ``build()`` keeps no per-call state on it, and
     its caches (parsed files, profiles, the model-file index) are locked.
@@ -96,6 +109,7 @@ class ConfigBuilder:
         environ: Mapping[str, str] | None = None,
         profile_dirs: Sequence[Path | str] | None = None,
         lenient: bool = False,
+        stacks_dirs: Sequence[Path | str] = (),
     ) -> None:
         self.settings_file = Path(settings_file) if settings_file else default_settings_file()
         self.model_dirs = [Path(d) for d in model_dirs]
@@ -105,14 +119,16 @@ class ConfigBuilder:
         self.env_prefix = env_prefix.rstrip("_")
         self.environ = environ
         self.lenient = lenient
+        self.stacks_dirs = [Path(d) for d in stacks_dirs]
         self._models = FileIndex(self.model_dirs, "model")
         self._loras = FileIndex(self.lora_dirs, "LoRA")
         self._settings_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=None))
-        self._user_docs: FileCache[Document] = FileCache(
-            lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES)
-        )
+        self._user_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES))
         self._model_profiles: FileCache[ModelProfile | None] = FileCache(load_model_profile)
         self._lora_profiles: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
+        self._stacks: FileCache[StackFile] = FileCache(
+            lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES))
+        )
         self._library_lock = threading.Lock()
         self._library: ProfileLibrary | None = None
 
@@ -123,22 +139,30 @@ class ConfigBuilder:
         overrides: Mapping[str, Any] | None = None,
         preset_id: str | None = None,
         *,
+        lora_stack: str | None = None,
+        stage: Stage = "txt2img",
         lenient: bool | None = None,
     ) -> PipelineConfig:
-        """Build one validated config. ``model`` and ``loras`` are call-time choices (the
-        ``overrides`` layer); without ``model`` the model a lower layer names is used.
+        """Build one validated config for ``stage``.
 
-        Raises ConfigError (with file, key path and line) for any bad input.
+        ``model`` and ``loras`` are call-time choices (the ``overrides`` layer); without
+        ``model`` the model a lower layer names is used. ``lora_stack`` names a
+        ``<name>.lorastack.toml``; its entries whose ``applies_to`` holds ``stage`` join the
+        LoRAs. Raises ConfigError (with file, key path and line) for any bad input.
         """
         lenient = self.lenient if lenient is None else lenient
+        if stage not in STAGES:
+            raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
         environ = os.environ if self.environ is None else self.environ
         defaults = defaults_layer(self._settings_docs.get(self.settings_file))
-        user = self._user_layer(environ)
+        user, legacy = self._user_layer(environ)
         env = env_layer(environ, self.env_prefix)
         call = overrides_layer(overrides, model, loras)
-        chosen_model, lora_names = _selection([defaults, user, env, call])
+        chosen_model, named = _selection([defaults, user, env, call])
 
-        found = self._find_profiles(chosen_model, lora_names, lenient)
+        stack = self._compose(lora_stack, legacy, lenient)
+        plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras.find, lenient=lenient)
+        found = self._find_profiles(chosen_model, plan, lenient)
         suggestion = self._suggest(found, preset_id, chosen_model)
         if suggestion is not None and found.model is not None:
             profile_layer = model_profile_layer(found.model, suggestion)
@@ -147,42 +171,55 @@ class ConfigBuilder:
                 suggestion.preset_id,
                 suggestion.source,
                 found.model.model_name,
-                "".join(f" + {name}" for name in lora_names),
+                "".join(f" + {lora.name}" for lora in plan.loras),
             )
         else:
             profile_layer = no_model_profile_layer("; ".join(found.notes) or "no model selected")
         overlays = lora_overlays_layer(
-            self._lora_selections(found, suggestion, lora_names),
+            self._lora_selections(found, suggestion, plan),
             found.model,
             (suggestion.preset_id or "", suggestion.preset_index) if suggestion else None,
             tuple(found.lora_notes),
         )
-        layers = [defaults, profile_layer, overlays, user, env, call]
+        layers = [defaults, profile_layer, overlays]
+        if stack is not None:
+            entries = [(p.entry, p.path) for p in plan.loras if p.entry is not None]
+            layers.append(stack_overlays_layer(entries, plan.excluded, lora_stack, tuple(plan.notes)))
+        layers += [user, env, call]
         merged, history = merge_layers(layers)
         config = _validate(merged, history)
         leaves = dict(iter_leaves(config.model_dump()))
         provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
-        summaries = [
-            LayerSummary(
-                layer.name,
-                layer.sources,
-                layer.notes,
-                sum(1 for a in history.values() for x in a if x.layer is layer),
-            )
-            for layer in layers
-        ]
-        config._report = BuildReport(provenance, summaries, found.warnings)
+        config._report = BuildReport(provenance, _summaries(layers, history), plan.warnings + found.warnings, stage)
         return config
 
     # -- layers -------------------------------------------------------------------------
 
-    def _user_layer(self, environ: Mapping[str, str]) -> Layer:
+    def _user_layer(self, environ: Mapping[str, str]) -> tuple[Layer, LocatedEntry | None]:
+        """The user file's layer, and its legacy flat ``lora``/``lora_scale`` keys promoted to a
+        one-entry stack (they are not config keys, so they leave the layer's data)."""
         path, required, how = locate_user_file(self.user_file, environ, self.env_prefix)
         if path is None:
-            return no_user_file_layer(how)
+            return no_user_file_layer(how), None
         if not required and not path.is_file():
-            return no_user_file_layer(str(path))
-        return user_file_layer(self._user_docs.get(path))
+            return no_user_file_layer(str(path)), None
+        document = self._user_docs.get(path)
+        if not any(key in document.data for key in LEGACY_KEYS):
+            return user_file_layer(document), None
+        return user_file_layer(document, without=LEGACY_KEYS), promote_legacy(document, document.data)
+
+    def _compose(self, name: str | None, legacy: LocatedEntry | None, lenient: bool) -> ComposedStack | None:
+        if name is not None and legacy is not None:
+            raise legacy.document.error(
+                ("lora",) if "lora" in legacy.document.data else ("lora_scale",),
+                f"legacy 'lora'/'lora_scale' keys and the LoRA stack {name!r} together; pick one schema",
+            )
+        if legacy is not None:
+            return ComposedStack("(legacy lora keys)", [legacy.stack], [legacy])
+        if name is None:
+            return None
+        directories = [*self.stacks_dirs, *self.lora_dirs]
+        return compose_stack(name, lambda stack: self._stacks.get(find_stack(stack, directories)), lenient=lenient)
 
     # -- profiles -----------------------------------------------------------------------
 
@@ -192,7 +229,7 @@ class ConfigBuilder:
                 self._library = ProfileLibrary(self.profile_dirs)
             return self._library
 
-    def _find_profiles(self, model: str | None, lora_names: Sequence[str], lenient: bool) -> _Profiles:
+    def _find_profiles(self, model: str | None, plan: LoraPlan, lenient: bool) -> _Profiles:
         found = _Profiles()
         if model is None:
             found.notes.append("no model selected, so no model profile")
@@ -206,19 +243,8 @@ class ConfigBuilder:
                 found.notes.append(f"model {model!r} not found, so no model profile")
             else:
                 found.model = self._model_profile(checkpoint, found.notes)
-        for name in lora_names:
-            try:
-                lora_file = self._loras.find(name)
-            except NotFoundError as exc:
-                if not lenient:
-                    raise
-                found.warnings.append(str(exc))
-                found.loras[name] = None
-                continue
-            found.loras[name] = self._lora_profile(name, lora_file, found.lora_notes)
-            stem = model_stem(lora_file.name)
-            if stem.casefold() == name.casefold():
-                found.spelling[name] = stem
+        for lora in plan.loras:
+            found.loras[lora.name] = self._lora_profile(lora.name, lora.path, found.lora_notes) if lora.path else None
         if found.model is not None:
             for profile in found.loras.values():
                 issue = check_lora_compatibility(profile, found.model) if profile else None
@@ -266,20 +292,21 @@ class ConfigBuilder:
         return suggestion
 
     def _lora_selections(
-        self, found: _Profiles, suggestion: SuggestedPreset | None, names: Sequence[str]
+        self, found: _Profiles, suggestion: SuggestedPreset | None, plan: LoraPlan
     ) -> list[LoraSelection]:
         preset = None
         if suggestion is not None and found.model is not None:
             preset = found.model.recommended_presets[suggestion.preset_index]
         selections = []
-        for name in names:
-            profile = found.loras.get(name)
+        for lora in plan.loras:
+            profile = found.loras.get(lora.name)
             choice = None
             if suggestion is not None and profile is not None:
                 choice = suggestion.lora_weight_choices.get(profile.lora_name)
             if choice is None:
-                choice = choose_lora_weight(name, profile, found.model, preset)
-            selections.append(LoraSelection(found.spelling.get(name, name), choice, profile))
+                choice = choose_lora_weight(lora.name, profile, found.model, preset)
+            name = _spelling(lora.name, lora.path)
+            selections.append(LoraSelection(name, choice, profile, lora.path if lora.entry is None else None))
         return selections
 
 
@@ -298,6 +325,36 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
                 if find_the_correct_casing(str(name), tuple(names)) is None:
                     names.append(str(name))
     return model, names
+
+
+def _spelling(name: str, path: Path | None) -> str:
+    """A LoRA is spelled as its file's stem when the name differs from it only in case."""
+    if path is not None:
+        stem = model_stem(path.name)
+        if stem != name and stem.casefold() == name.casefold():
+            return stem
+    return name
+
+
+def _summaries(layers: Sequence[Layer], history: History) -> list[LayerSummary]:
+    """One summary per layer name (the lora_overlays layer may have a profile and a stack part)."""
+    counts: dict[int, int] = {}
+    for assignments in history.values():
+        for assignment in assignments:
+            counts[id(assignment.layer)] = counts.get(id(assignment.layer), 0) + 1
+    merged: dict[str, LayerSummary] = {}
+    for layer in layers:
+        previous = merged.get(layer.name)
+        summary = LayerSummary(layer.name, layer.sources, layer.notes, counts.get(id(layer), 0))
+        if previous is not None:
+            summary = LayerSummary(
+                layer.name,
+                previous.sources + layer.sources,
+                previous.notes + layer.notes,
+                previous.declared + summary.declared,
+            )
+        merged[layer.name] = summary
+    return list(merged.values())
 
 
 def _validate(merged: dict[str, Any], history: History) -> PipelineConfig:

@@ -14,6 +14,7 @@ from config_layers.errors import ConfigError
 from config_layers.layers.env import parse_value
 from config_layers.schema import PipelineConfig
 from config_layers.shipped import examples_dir
+from config_layers.stacks import STAGES
 
 app = typer.Typer(
     help="Build Stable Diffusion pipeline configs from layers, and say where every value came from.",
@@ -29,9 +30,7 @@ class Format(StrEnum):
     toml = "toml"
 
 
-Model = Annotated[
-    str | None, typer.Option("--model", "-m", help="Checkpoint name (stem, file name or WebUI name).")
-]
+Model = Annotated[str | None, typer.Option("--model", "-m", help="Checkpoint name (stem, file name or WebUI name).")]
 Lora = Annotated[list[str] | None, typer.Option("--lora", "-l", help="A LoRA to use (repeatable).")]
 ModelsDir = Annotated[list[Path] | None, typer.Option("--models-dir", help="Checkpoint folder (repeatable).")]
 LorasDir = Annotated[list[Path] | None, typer.Option("--loras-dir", help="LoRA folder (repeatable).")]
@@ -40,17 +39,16 @@ ProfilesDir = Annotated[
     typer.Option("--profiles-dir", help="Profile library folder (repeatable; default: shipped)."),
 ]
 UserFile = Annotated[Path | None, typer.Option("--user-file", help="User override TOML.")]
-Settings = Annotated[
-    Path | None, typer.Option("--settings", help="Defaults TOML (default: shipped settings.toml).")
-]
+Settings = Annotated[Path | None, typer.Option("--settings", help="Defaults TOML (default: shipped settings.toml).")]
 Preset = Annotated[str | None, typer.Option("--preset", help="Use this preset id of the model profile.")]
 Sets = Annotated[
     list[str] | None, typer.Option("--set", help="KEY.PATH=VALUE override, value typed as TOML (repeatable).")
 ]
-Lenient = Annotated[
-    bool, typer.Option("--lenient", help="Record incompatible LoRAs and missing files as warnings.")
-]
+Lenient = Annotated[bool, typer.Option("--lenient", help="Record incompatible LoRAs and missing files as warnings.")]
 Output = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+StackName = Annotated[str | None, typer.Option("--stack", help="A LoRA stack: <NAME>.lorastack.toml.")]
+StageName = Annotated[str, typer.Option("--stage", help="Stage the stack entries are filtered for.")]
+StacksDir = Annotated[list[Path] | None, typer.Option("--stacks-dir", help="Folder of stack files (repeatable).")]
 
 
 def _build(
@@ -64,6 +62,9 @@ def _build(
     preset: str | None,
     sets: list[str] | None,
     lenient: bool,
+    stack: str | None,
+    stage: str,
+    stacks_dir: list[Path] | None,
 ) -> PipelineConfig:
     if not models_dir and not loras_dir:
         library = examples_dir() / "models"
@@ -81,8 +82,18 @@ def _build(
         user_file=user_file,
         profile_dirs=profiles_dir,
         lenient=lenient,
+        stacks_dirs=stacks_dir or [],
     )
-    return builder.build(model=model, loras=loras or [], overrides=overrides, preset_id=preset)
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    return builder.build(
+        model=model,
+        loras=loras or [],
+        overrides=overrides,
+        preset_id=preset,
+        lora_stack=stack,
+        stage=stage,
+    )
 
 
 def _fail(error: ConfigError) -> typer.Exit:
@@ -102,6 +113,9 @@ def build(
     preset: Preset = None,
     set_: Sets = None,
     lenient: Lenient = False,
+    stack: StackName = None,
+    stage: StageName = "txt2img",
+    stacks_dir: StacksDir = None,
     output: Output = Format.table,
 ) -> None:
     """Build the config and print it with the origin of every field.
@@ -112,7 +126,19 @@ def build(
 
     try:
         config = _build(
-            model, lora, models_dir, loras_dir, profiles_dir, user_file, settings, preset, set_, lenient
+            model,
+            lora,
+            models_dir,
+            loras_dir,
+            profiles_dir,
+            user_file,
+            settings,
+            preset,
+            set_,
+            lenient,
+            stack,
+            stage,
+            stacks_dir,
         )
     except ConfigError as error:
         raise _fail(error) from None
@@ -137,11 +163,26 @@ def explain(
     preset: Preset = None,
     set_: Sets = None,
     lenient: Lenient = False,
+    stack: StackName = None,
+    stage: StageName = "txt2img",
+    stacks_dir: StacksDir = None,
 ) -> None:
     """Print the winning value of each KEY, where it came from and what it overrode."""
     try:
         config = _build(
-            model, lora, models_dir, loras_dir, profiles_dir, user_file, settings, preset, set_, lenient
+            model,
+            lora,
+            models_dir,
+            loras_dir,
+            profiles_dir,
+            user_file,
+            settings,
+            preset,
+            set_,
+            lenient,
+            stack,
+            stage,
+            stacks_dir,
         )
         texts = [config.explain(key) for key in keys]
     except ConfigError as error:

@@ -42,8 +42,9 @@ class Document:
         return self._positions.get(key)
 
     def error(self, key: KeyPath, message: str) -> FileError:
-        """A FileError for ``key`` of this document, located at the key's line and column."""
-        pos = self.position(key)
+        """A FileError for ``key`` of this document, located at the key's line and column (or,
+        for a key that is missing, at the nearest table above it that is written)."""
+        pos = next((p for depth in range(len(key), 0, -1) if (p := self.position(key[:depth]))), None)
         return FileError(
             self.path,
             message,

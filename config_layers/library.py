@@ -40,9 +40,7 @@ class FileIndex:
             matches = self._lookup(model_stem(bare), refresh=True)
         if len(matches) > 1:
             listed = "\n".join(f"  - {path}" for path in matches)
-            raise ConfigError(
-                f"{self.what} {name!r} is ambiguous; name it with its folder. Candidates:\n{listed}"
-            )
+            raise ConfigError(f"{self.what} {name!r} is ambiguous; name it with its folder. Candidates:\n{listed}")
         return matches[0]
 
     def _lookup(self, stem: str, *, refresh: bool = False) -> list[Path]:

@@ -64,9 +64,7 @@ class _Recorder:
         self.history = history
         self.seq = seq
 
-    def canonical(
-        self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath
-    ) -> dict[str, Any]:
+    def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         existing_keys = tuple(existing) if isinstance(existing, Mapping) else ()
         for raw_key, value in data.items():

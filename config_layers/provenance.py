@@ -152,9 +152,7 @@ class Provenance(Mapping[str, FieldProvenance]):
         path = self._names.get(key)
         if path is None:
             hint = did_you_mean(key, list(self._names))
-            raise KeyError(
-                f"{key!r} is not a leaf of the config" + (f"; did you mean {hint!r}?" if hint else "")
-            )
+            raise KeyError(f"{key!r} is not a leaf of the config" + (f"; did you mean {hint!r}?" if hint else ""))
         entry = self._assemble(key, path)
         self._cache[key] = entry
         return entry
@@ -203,6 +201,20 @@ class Provenance(Mapping[str, FieldProvenance]):
             out.append((name, assignments))
         return out
 
+    def _fate(self, assignments: list[Assignment]) -> str:
+        """Why a declared path is gone: a deletion of it or of a table above it, else a replacement."""
+        last = assignments[-1]
+        path = last.path
+        deletions = [
+            a
+            for depth in range(len(path), 0, -1)
+            for a in self._history.get(path[:depth], [])
+            if a.kind == "deleted" and a.seq >= last.seq
+        ]
+        if deletions:
+            return f"deleted by {deletions[0].origin}"
+        return "replaced by a later layer"
+
     def explain(self, key: str) -> str:
         """The winner and chain of ``key``, or of every leaf below it when it names a table."""
         if key in self._names:
@@ -213,11 +225,10 @@ class Provenance(Mapping[str, FieldProvenance]):
             self[key]  # raises KeyError with a did-you-mean
         parts = [_explain_field(self[name]) for name in below]
         for name, assignments in removed:
-            last = assignments[-1]
-            verb = "deleted" if last.kind == "deleted" else "declared, then replaced"
-            lines = [f"{name}: not in the config ({verb})"]
+            lines = [f"{name}: not in the config ({self._fate(assignments)})"]
             for a in assignments:
-                lines.append(f"    {a.kind:<8} {_show(a.value):<20} {a.origin}")
+                rule = f"  ({a.origin.rule})" if a.origin.rule else ""
+                lines.append(f"    {a.kind:<8} {_show(a.value):<20} {a.origin}{rule}")
             parts.append("\n".join(lines))
         return "\n".join(parts)
 
@@ -265,6 +276,7 @@ class BuildReport:
     provenance: Provenance
     layers: list[LayerSummary]
     warnings: list[str] = field(default_factory=list)
+    stage: str = "txt2img"
 
     def to_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The public JSON shape: ``{"config", "provenance", "layers", "warnings"}``."""

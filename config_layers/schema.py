@@ -103,9 +103,15 @@ class UpscaleStage(_Section):
 
 
 class LoraSettings(_Section):
-    """One LoRA in the pipeline; ``weight`` is the strength in ``<lora:name:weight>``."""
+    """One LoRA in the pipeline; ``weight`` is the strength in ``<lora:name:weight>``.
+
+    ``path`` is the resolved LoRA file (None when a lenient build could not find it);
+    ``trigger`` is added to the prompt by ``to_webui_payload``.
+    """
 
     weight: LoraWeight
+    path: Text | None = None
+    trigger: Text | None = None
 
 
 class WebUIConnection(_Section):
@@ -160,6 +166,32 @@ class PipelineConfig(_Section):
     def field_provenance(self, key: str) -> FieldProvenance:
         return self.report.provenance[key]
 
+    @property
+    def lora_paths(self) -> list[str]:
+        """Resolved LoRA file paths, parallel to ``lora_scales`` (renderers that take arrays)."""
+        return [path for path, _ in self._lora_arrays()]
+
+    @property
+    def lora_scales(self) -> list[float]:
+        """LoRA weights, parallel to ``lora_paths``."""
+        return [scale for _, scale in self._lora_arrays()]
+
+    def _lora_arrays(self) -> list[tuple[str, float]]:
+        pairs = []
+        for name, lora in self.loras.items():
+            if lora.path is None:
+                # Parallel arrays must stay aligned: a LoRA without a file cannot be left out.
+                raise ValueError(f"LoRA {name!r} has no resolved file, so lora_paths cannot be built")
+            pairs.append((lora.path, lora.weight))
+        return pairs
+
+    def to_webui_payload(self, stage: str = "txt2img", *, triggers: bool = True) -> dict[str, Any]:
+        """The AUTOMATIC1111 ``/sdapi/v1/<stage>`` payload (``txt2img`` or ``img2img``), with
+        ``<lora:name:weight>`` tokens and (when ``triggers``) trigger words in the prompt."""
+        from config_layers.payload import webui_payload
+
+        return webui_payload(self, stage, triggers=triggers)
+
 
 #: Leaf paths that hold credentials: their values are redacted in every dump.
 SECRET_LEAVES = frozenset({("webui", "password")})
@@ -172,9 +204,7 @@ def schema_defaults() -> dict[str, Any]:
     return data
 
 
-def iter_leaves(
-    data: Mapping[str, Any], prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], Any]]:
+def iter_leaves(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     """Every leaf of nested plain data; an empty table counts as a leaf."""
     for key, value in data.items():
         path = (*prefix, key)

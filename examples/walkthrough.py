@@ -24,9 +24,7 @@ def main() -> None:
     )
 
     print("1. RealVisXL with two LoRAs: the profile's best preset, the user file, one env var")
-    cfg = builder.build(
-        model="RealVisXL_V4.0.safetensors [4e4b3ad5]", loras=["PerfectEyesXL", "add-detail-xl"]
-    )
+    cfg = builder.build(model="RealVisXL_V4.0.safetensors [4e4b3ad5]", loras=["PerfectEyesXL", "add-detail-xl"])
     t = cfg.txt2img
     print(f"   {t.sampler_name} / {t.scheduler}, {t.steps} steps, CFG {t.cfg_scale}, {t.width}x{t.height}")
     for key in ("txt2img.steps", "txt2img.seed", "loras.PerfectEyesXL.weight", "loras.add-detail-xl.weight"):

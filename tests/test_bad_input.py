@@ -79,9 +79,7 @@ def test_json_sidecar_with_wrong_types_names_each_key_and_line(tmp_path: Path) -
 )
 def test_unknown_kind_version_or_key(tmp_path: Path, patch: dict[str, object], message: str) -> None:
     path = tmp_path / "m.modelprofile.json"
-    path.write_text(
-        json.dumps({"kind": "model_profile", "version": 1, "model_name": "M", **patch}), encoding="utf-8"
-    )
+    path.write_text(json.dumps({"kind": "model_profile", "version": 1, "model_name": "M", **patch}), encoding="utf-8")
     with pytest.raises(FileError, match=message):
         load_model_profile(path)
 
@@ -107,9 +105,9 @@ def test_dynaconf_tokens_in_sidecars_user_files_and_env_stay_literal(library: Li
     sidecar = MODEL_TOML.replace('sampler = "DPM++ 2M"', f"sampler = {json.dumps(hostile)}")
     library.model("RealVisXL_V4.0", sidecar)
     user = library.file("user.toml", f"prompt = {json.dumps(hostile)}\n")
-    cfg = library.builder(
-        environ={"HOME": "/secret-home", "STABLENEW_NEGATIVE_PROMPT": hostile}, user_file=user
-    ).build(model="RealVisXL_V4.0")
+    cfg = library.builder(environ={"HOME": "/secret-home", "STABLENEW_NEGATIVE_PROMPT": hostile}, user_file=user).build(
+        model="RealVisXL_V4.0"
+    )
     assert cfg.txt2img.sampler_name == hostile
     assert cfg.prompt == hostile
     assert cfg.negative_prompt == hostile
@@ -119,12 +117,8 @@ def test_dynaconf_tokens_in_sidecars_user_files_and_env_stay_literal(library: Li
         assert Path("/etc/hostname").read_text().strip() not in dumped
 
 
-@pytest.mark.parametrize(
-    "key", ["dynaconf_include", "DYNACONF_MERGE", "settings_file_for_dynaconf", "dynaconf_merge"]
-)
-def test_dynaconf_control_keys_in_a_user_file_are_rejected_with_their_line(
-    library: Library, key: str
-) -> None:
+@pytest.mark.parametrize("key", ["dynaconf_include", "DYNACONF_MERGE", "settings_file_for_dynaconf", "dynaconf_merge"])
+def test_dynaconf_control_keys_in_a_user_file_are_rejected_with_their_line(library: Library, key: str) -> None:
     marker = library.root / "executed"
     evil = library.file("evil.py", f"open({str(marker)!r}, 'w').write('ran')\n")
     user = library.file("user.toml", f'[txt2img]\nsteps = 3\n{key} = ["{evil}"]\n')
@@ -169,19 +163,14 @@ def test_env_var_naming_an_unknown_key_suggests_the_right_one(library: Library) 
     with pytest.raises(ConfigError) as caught:
         library.builder(environ={"STABLENEW_TXT2IMG__CGF_SCALE": "7"}).build()
     text = str(caught.value)
-    assert (
-        "txt2img.cgf_scale = 7 (env, STABLENEW_TXT2IMG__CGF_SCALE): unknown key; did you mean 'cfg_scale'?"
-        in text
-    )
+    assert "txt2img.cgf_scale = 7 (env, STABLENEW_TXT2IMG__CGF_SCALE): unknown key; did you mean 'cfg_scale'?" in text
 
 
 def test_unknown_key_in_the_user_file_is_located_and_suggested(library: Library) -> None:
     user = library.file("user.toml", "# mine\n[txt2img]\ncfg = 6\n")
     with pytest.raises(ConfigError) as caught:
         library.builder(user_file=user).build()
-    assert f"txt2img.cfg = 6 (user_file, {user}:3:1): unknown key; did you mean 'cfg_scale'?" in str(
-        caught.value
-    )
+    assert f"txt2img.cfg = 6 (user_file, {user}:3:1): unknown key; did you mean 'cfg_scale'?" in str(caught.value)
 
 
 def test_unknown_table_is_located(library: Library) -> None:
@@ -291,9 +280,7 @@ def test_preset_without_a_profile(library: Library) -> None:
 
 
 def test_cross_family_lora_fails_unless_lenient(rich_library: Library) -> None:
-    rich_library.lora(
-        "Old", 'kind = "lora_profile"\nversion = 1\nlora_name = "Old"\ntarget_base_type = "sd15"\n'
-    )
+    rich_library.lora("Old", 'kind = "lora_profile"\nversion = 1\nlora_name = "Old"\ntarget_base_type = "sd15"\n')
     with pytest.raises(ConfigError, match="another architecture family"):
         rich_library.builder().build(model="RealVisXL_V4.0", loras=["Old"])
     cfg = rich_library.builder(lenient=True).build(model="RealVisXL_V4.0", loras=["Old"])
@@ -301,9 +288,7 @@ def test_cross_family_lora_fails_unless_lenient(rich_library: Library) -> None:
 
 
 def test_same_family_finetune_lora_is_a_warning(rich_library: Library) -> None:
-    rich_library.lora(
-        "PonyL", 'kind = "lora_profile"\nversion = 1\nlora_name = "PonyL"\ntarget_base_type = "pony"\n'
-    )
+    rich_library.lora("PonyL", 'kind = "lora_profile"\nversion = 1\nlora_name = "PonyL"\ntarget_base_type = "pony"\n')
     cfg = rich_library.builder().build(model="RealVisXL_V4.0", loras=["PonyL"])
     assert any("may look off" in w for w in cfg.warnings)
 

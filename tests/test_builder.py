@@ -111,18 +111,13 @@ def test_profile_library_matches_by_alias(library: Library) -> None:
     shelf = library.root / "shelf"
     shelf.mkdir()
     (shelf / "rv.modelprofile.toml").write_text(
-        MODEL_TOML.replace(
-            'tags = ["photoreal"]', 'tags = ["photoreal"]\naliases = ["realvisxlV40_v40Bakedvae"]'
-        ),
+        MODEL_TOML.replace('tags = ["photoreal"]', 'tags = ["photoreal"]\naliases = ["realvisxlV40_v40Bakedvae"]'),
         encoding="utf-8",
     )
     library.model("realvisxlV40_v40Bakedvae")
     cfg = library.builder(profile_dirs=[shelf]).build(model="realvisxlV40_v40Bakedvae")
     assert cfg.txt2img.cfg_scale == 6.5
-    assert (
-        cfg.provenance["txt2img.cfg_scale"].source
-        == f"{shelf / 'rv.modelprofile.toml'}#rvxl_photoreal_default"
-    )
+    assert cfg.provenance["txt2img.cfg_scale"].source == f"{shelf / 'rv.modelprofile.toml'}#rvxl_photoreal_default"
 
 
 def test_own_sidecar_beats_the_library(library: Library) -> None:
@@ -194,9 +189,7 @@ def test_a_config_not_made_by_the_builder_says_so() -> None:
         _ = PipelineConfig().provenance
 
 
-def test_paths_are_shown_relative_to_the_working_directory(
-    library: Library, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_paths_are_shown_relative_to_the_working_directory(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
     user = library.file("user.toml", "[txt2img]\nsteps = 3\n")
     monkeypatch.chdir(library.root)
     cfg = library.builder(user_file=Path("user.toml")).build()

@@ -17,9 +17,7 @@ runner = CliRunner()
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(
-        app, list(args), env={"STABLENEW_TXT2IMG__SEED": "11", "STABLENEW_WEBUI__PASSWORD": "pw"}
-    )
+    result = runner.invoke(app, list(args), env={"STABLENEW_TXT2IMG__SEED": "11", "STABLENEW_WEBUI__PASSWORD": "pw"})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -114,9 +112,7 @@ def test_malformed_user_file_exits_2(library: Library) -> None:
 
 
 def test_lenient_records_warnings() -> None:
-    code, out, _ = run(
-        "build", "--model", "RealVisXL_V4.0", "--lora", "epi_noiseoffset2", "--lenient", "-f", "json"
-    )
+    code, out, _ = run("build", "--model", "RealVisXL_V4.0", "--lora", "epi_noiseoffset2", "--lenient", "-f", "json")
     assert code == 0
     assert any("cannot load" in w for w in json.loads(out)["warnings"])
 

@@ -142,9 +142,7 @@ def test_missing_profile_file_is_none(tmp_path: Path) -> None:
 
 
 def test_suggest_preset_picks_highest_rated_preset() -> None:
-    profile = model(
-        [preset("a", "good"), preset("b", "best", steps=30), preset("c", "better"), preset("d", "bad")]
-    )
+    profile = model([preset("a", "good"), preset("b", "best", steps=30), preset("c", "better"), preset("d", "bad")])
     suggestion = suggest_preset_for(profile, [])
     assert suggestion is not None
     assert suggestion.preset_id == "b" and suggestion.steps == 30

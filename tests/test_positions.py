@@ -54,12 +54,8 @@ def test_json_positions() -> None:
     assert found[("c", "d")] == (3, 9)
 
 
-NAMES = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=6
-)
-SCALARS = st.one_of(
-    st.integers(), st.booleans(), st.text(max_size=8), st.floats(allow_nan=False, allow_infinity=False)
-)
+NAMES = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=6)
+SCALARS = st.one_of(st.integers(), st.booleans(), st.text(max_size=8), st.floats(allow_nan=False, allow_infinity=False))
 DATA = st.recursive(
     st.one_of(SCALARS, st.lists(SCALARS, max_size=3)),
     lambda children: st.dictionaries(NAMES, children, min_size=1, max_size=3),

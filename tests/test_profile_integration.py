@@ -27,9 +27,7 @@ def patched_builder(rich_library: Library, monkeypatch: pytest.MonkeyPatch) -> C
     """A builder whose suggestion is the fixed SUGGESTED preset (the spec's mocked suggest_preset_for)."""
     import config_layers.builder as builder_module
 
-    def fake_suggest(
-        model_profile: object, lora_profiles: object, preset_id: object = None
-    ) -> SuggestedPreset:
+    def fake_suggest(model_profile: object, lora_profiles: object, preset_id: object = None) -> SuggestedPreset:
         from config_layers.profiles.suggest import LoraWeightChoice
 
         SUGGESTED.lora_weight_choices = {
@@ -42,17 +40,13 @@ def patched_builder(rich_library: Library, monkeypatch: pytest.MonkeyPatch) -> C
 
 
 def test_build_pipeline_config_with_profiles_applies_suggested_preset(patched_builder: ConfigBuilder) -> None:
-    cfg = build_pipeline_config_with_profiles(
-        "RealVisXL_V4.0", ["PerfectEyesXL"], {}, builder=patched_builder
-    )
+    cfg = build_pipeline_config_with_profiles("RealVisXL_V4.0", ["PerfectEyesXL"], {}, builder=patched_builder)
     t = cfg.txt2img
     assert (t.sampler_name, t.scheduler, t.steps, t.cfg_scale) == ("DPM++ 2M", "Karras", 33, 6.5)
     assert (t.width, t.height) == (832, 1216)
     assert cfg.loras["PerfectEyesXL"].weight == 0.45
     assert cfg.provenance["txt2img.steps"].layer == "model_profile"
-    assert cfg.provenance["txt2img.steps"].source.endswith(
-        "RealVisXL_V4.0.modelprofile.toml#rvxl_photoreal_default"
-    )
+    assert cfg.provenance["txt2img.steps"].source.endswith("RealVisXL_V4.0.modelprofile.toml#rvxl_photoreal_default")
 
 
 def test_build_pipeline_config_with_profiles_respects_user_overrides(patched_builder: ConfigBuilder) -> None:
@@ -78,9 +72,7 @@ def test_build_pipeline_config_with_profiles_falls_back_without_profiles(
     library.model("RealVisXL_V4.0", "kind = 'model_profile'\nversion = 1\nmodel_name = 'RealVisXL_V4.0'\n")
     library.lora("PerfectEyesXL")
     monkeypatch.setattr(builder_module.ConfigBuilder, "_model_profile", lambda self, checkpoint, notes: None)
-    cfg = build_pipeline_config_with_profiles(
-        "RealVisXL_V4.0", ["PerfectEyesXL"], {}, builder=library.builder()
-    )
+    cfg = build_pipeline_config_with_profiles("RealVisXL_V4.0", ["PerfectEyesXL"], {}, builder=library.builder())
     defaults = PipelineConfig()
     assert cfg.txt2img.sampler_name == defaults.txt2img.sampler_name == "Euler a"
     assert cfg.txt2img.steps == defaults.txt2img.steps == 20
@@ -95,10 +87,7 @@ def test_without_any_sidecar_the_provenance_says_where_it_looked(library: Librar
     assert cfg.txt2img.steps == 9 and cfg.txt2img.sampler_name == "Euler a"
     (model_layer,) = [s for s in cfg.report.layers if s.name == "model_profile"]
     assert "no profile found for model 'Plain'" in model_layer.notes[0]
-    assert (
-        "Plain.modelprofile.toml" in model_layer.notes[0]
-        and "Plain.modelprofile.json" in model_layer.notes[0]
-    )
+    assert "Plain.modelprofile.toml" in model_layer.notes[0] and "Plain.modelprofile.json" in model_layer.notes[0]
 
 
 def test_adapter_defaults_to_the_shipped_example_library() -> None:

@@ -1,24 +1,36 @@
-"""Layer 3, ``lora_overlays``: each selected LoRA's weight, by the most specific rule that has one."""
+"""Layer 3, ``lora_overlays``: each selected LoRA's weight, file and trigger.
+
+Two parts, merged in this order, both recorded under the layer name ``lora_overlays``:
+the profile part (weights by the most specific rule that has one, files found by name),
+then the stack part (a named stack's entries, or the legacy flat keys), so a stack's
+``scale`` wins over a profile's prior and the provenance chain shows both.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from config_layers.layers.base import Layer, mapped_layer
+from config_layers.layers.base import ConfigPath, Layer, mapped_layer
 from config_layers.layers.model_profile import profile_origin, profile_source
 from config_layers.origin import KeyPath, Origin
 from config_layers.profiles.models import LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LoraWeightChoice
+from config_layers.stacks import Exclusion, LocatedEntry
+
+LEGACY_RULE = "legacy: promoted from the flat lora/lora_scale keys (scale defaults to 1.0)"
 
 
 @dataclass(frozen=True)
 class LoraSelection:
-    """One LoRA of the build with the weight chosen for it."""
+    """One LoRA of the build with the weight chosen for it and, when found by name, its file."""
 
     name: str
     choice: LoraWeightChoice
     profile: LoraProfile | None
+    path: Path | None = None
 
 
 def lora_overlays_layer(
@@ -27,8 +39,8 @@ def lora_overlays_layer(
     preset: tuple[str, int] | None,
     notes: tuple[str, ...] = (),
 ) -> Layer:
-    """``loras.<name>.weight`` for every selection; ``preset`` is the chosen (id, index)."""
-    loras: dict[str, dict[str, float]] = {}
+    """``loras.<name>.weight`` (and ``.path`` for LoRAs found by name); ``preset`` is (id, index)."""
+    loras: dict[str, dict[str, Any]] = {}
     origins: dict[KeyPath, Origin] = {}
     sources: list[str] = []
     for selection in selections:
@@ -49,5 +61,70 @@ def lora_overlays_layer(
         origins[("loras", selection.name, "weight")] = origin
         if origin.source not in sources:
             sources.append(origin.source)
+        if selection.path is not None:
+            loras[selection.name]["path"] = str(selection.path)
+            origins[("loras", selection.name, "path")] = Origin(
+                "lora_overlays", str(selection.path), rule="found by name in the LoRA directories"
+            )
     data = {"loras": loras} if loras else {}
     return mapped_layer("lora_overlays", data, origins, sources=tuple(sources), notes=notes)
+
+
+def stack_overlays_layer(
+    entries: Sequence[tuple[LocatedEntry, Path | None]],
+    excluded: Sequence[Exclusion],
+    stack_name: str | None,
+    notes: tuple[str, ...] = (),
+) -> Layer:
+    """A stack's entries as ``loras.<name>.{weight,path,trigger}``, each located at its line in
+    the stack file; entries a derived stack excluded are declared and then removed, so
+    ``explain loras.<name>`` shows them and which file dropped them."""
+    loras: dict[str, dict[str, Any]] = {}
+    origins: dict[KeyPath, Origin] = {}
+    sources: list[str] = []
+    for located, path in entries:
+        _declare(loras, origins, located, path)
+        if located.stack not in sources:
+            sources.append(located.stack)
+    removals: list[tuple[ConfigPath, Origin]] = []
+    for exclusion in excluded:
+        _declare(loras, origins, exclusion.entry, None)
+        where = Origin(
+            "lora_overlays",
+            str(exclusion.by.path),
+            exclusion.key,
+            rule=f"excluded by stack {stack_name!r}" if stack_name else "excluded",
+            _locate=exclusion.by.position,
+        )
+        removals.append((("loras", exclusion.entry.entry.name), where))
+    layer = mapped_layer(
+        "lora_overlays", {"loras": loras} if loras else {}, origins, sources=tuple(sources), notes=notes
+    )
+    return Layer(layer.name, layer.data, layer.origin_of, layer.sources, layer.notes, tuple(removals))
+
+
+def _declare(
+    loras: dict[str, dict[str, Any]], origins: dict[KeyPath, Origin], located: LocatedEntry, path: Path | None
+) -> None:
+    entry = located.entry
+    legacy = located.key[:1] == ("lora",)
+    rule = LEGACY_RULE if legacy else None
+
+    def origin(field: str) -> Origin:
+        if not legacy:
+            key: KeyPath = (*located.key, field)
+        elif field == "scale" and "lora_scale" in located.document.data:
+            key = ("lora_scale",)
+        else:
+            key = located.key
+        return Origin("lora_overlays", located.stack, key, rule=rule, _locate=located.document.position)
+
+    values: dict[str, Any] = {"weight": entry.scale}
+    origins[("loras", entry.name, "weight")] = origin("scale")
+    if path is not None:
+        values["path"] = str(path)
+        origins[("loras", entry.name, "path")] = origin("file")
+    if entry.trigger is not None:
+        values["trigger"] = entry.trigger
+        origins[("loras", entry.name, "trigger")] = origin("trigger")
+    loras[entry.name] = values

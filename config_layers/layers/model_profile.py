@@ -25,9 +25,7 @@ def profile_source(profile: _Profile, fallback_name: str) -> str:
     return str(profile.document.path) if profile.document else fallback_name
 
 
-def profile_origin(
-    layer: str, profile: _Profile, source: str, key: KeyPath, rule: str | None = None
-) -> Origin:
+def profile_origin(layer: str, profile: _Profile, source: str, key: KeyPath, rule: str | None = None) -> Origin:
     """An origin pointing into a profile's sidecar (positions looked up lazily)."""
     document = profile.document
     return Origin(
@@ -56,15 +54,11 @@ def model_profile_layer(profile: ModelProfile, suggestion: SuggestedPreset) -> L
     for leaf, preset_field in _FIELDS:
         if values[preset_field] is not None:
             txt2img[leaf] = values[preset_field]
-            origins[("txt2img", leaf)] = profile_origin(
-                "model_profile", profile, source, (*preset_key, preset_field)
-            )
+            origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, preset_field))
     width, height = suggestion.resolution
     txt2img["width"], txt2img["height"] = width, height
     for leaf in ("width", "height"):
-        origins[("txt2img", leaf)] = profile_origin(
-            "model_profile", profile, source, (*preset_key, "resolution")
-        )
+        origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
     note = f"preset {suggestion.preset_id!r} ({suggestion.source}): {suggestion.explanation}"
     return mapped_layer("model_profile", {"txt2img": txt2img}, origins, sources=(source,), notes=(note,))
 

@@ -25,6 +25,7 @@ def overrides_layer(overrides: Mapping[str, Any] | None, model: str | None, lora
         if not isinstance(table, dict):
             raise ConfigError("overrides: 'loras' must be a table of LoRA names")
         for name in loras:
-            table.setdefault(name, {})
+            if not any(str(key).casefold() == name.casefold() for key in table):
+                table[name] = {}
     origin = Origin("overrides", "overrides")
     return mapped_layer("overrides", data, {}, sources=("overrides",) if data else (), fallback=origin)

@@ -9,9 +9,7 @@ from config_layers.documents import Document
 from config_layers.layers.base import Layer, empty_layer, file_layer
 
 
-def locate_user_file(
-    explicit: Path | None, environ: Mapping[str, str], prefix: str
-) -> tuple[Path | None, bool, str]:
+def locate_user_file(explicit: Path | None, environ: Mapping[str, str], prefix: str) -> tuple[Path | None, bool, str]:
     """Which user file to read: the explicit argument, else ``<PREFIX>_USER_FILE``, else
     ``<platform user config dir>/stablenew/user.toml`` if it exists.
 
@@ -29,8 +27,14 @@ def locate_user_file(
     return (default, False, "platform default") if default.is_file() else (None, False, str(default))
 
 
-def user_file_layer(document: Document) -> Layer:
-    return file_layer("user_file", document)
+def user_file_layer(document: Document, without: tuple[str, ...] = ()) -> Layer:
+    """The user file as a layer; ``without`` names top-level keys that are not config keys
+    (the legacy ``lora``/``lora_scale``, which become a one-entry LoRA stack)."""
+    layer = file_layer("user_file", document)
+    if not without:
+        return layer
+    data = {key: value for key, value in document.data.items() if key not in without}
+    return Layer(layer.name, data, layer.origin_of, layer.sources, layer.notes)
 
 
 def no_user_file_layer(looked_at: str) -> Layer:

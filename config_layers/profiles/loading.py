@@ -90,8 +90,7 @@ def validate_profile(document: Document, model: type[_P], kind: str) -> _P:
         profile = model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            document.error(tuple(error["loc"]), short_message(error, model))
-            for error in exc.errors(include_url=False)
+            document.error(tuple(error["loc"]), short_message(error, model)) for error in exc.errors(include_url=False)
         ]
         if len(problems) == 1:
             raise problems[0] from None

@@ -167,9 +167,7 @@ def choose_lora_weight(
             ("recommended_weights", index, "weight"),
             f"highest-rated recommended weight {chosen.label!r} ({chosen.rating})",
         )
-    return LoraWeightChoice(
-        DEFAULT_LORA_WEIGHT, "default", None, (), "no recommendation found; default weight"
-    )
+    return LoraWeightChoice(DEFAULT_LORA_WEIGHT, "default", None, (), "no recommendation found; default weight")
 
 
 def check_lora_compatibility(lora: LoraProfile, model: ModelProfile) -> CompatibilityIssue | None:

@@ -1,0 +1,93 @@
+"""Which LoRAs a build uses, in order, and which file each one is: stack entries first (after
+the stage filter), then LoRAs other layers name; a LoRA named both ways is one entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config_layers.errors import ConfigError, NotFoundError
+from config_layers.stacks import ComposedStack, Exclusion, LocatedEntry, Stage, resolve_lora_file
+
+
+@dataclass
+class PlannedLora:
+    """One LoRA of the build."""
+
+    name: str
+    path: Path | None
+    entry: LocatedEntry | None = None
+    named_by_layers: bool = False
+
+
+@dataclass
+class LoraPlan:
+    loras: list[PlannedLora] = field(default_factory=list)
+    #: Excluded by a derived stack and not named by any other layer.
+    excluded: list[Exclusion] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_loras(
+    stack: ComposedStack | None,
+    stage: Stage,
+    named: Sequence[str],
+    lora_dirs: Sequence[Path],
+    find_by_name: Callable[[str], Path],
+    *,
+    lenient: bool,
+) -> LoraPlan:
+    """Resolve every LoRA's file: a stack entry's ``file`` strictly inside ``lora_dirs``, a
+    named LoRA by its name. A missing file is an error, or a warning when ``lenient``."""
+    plan = LoraPlan()
+    by_name: dict[str, PlannedLora] = {}
+    if stack is not None:
+        plan.warnings += stack.warnings
+        kept, skipped = stack.for_stage(stage)
+        for located in kept:
+            path = _resolve_entry(located, lora_dirs, plan, lenient)
+            planned = PlannedLora(located.entry.name, path, located)
+            plan.loras.append(planned)
+            by_name[located.entry.name.casefold()] = planned
+        for located in skipped:
+            plan.notes.append(
+                f"stack entry {located.entry.name!r} ({located.stack}) skipped: applies_to "
+                f"{located.entry.applies_to} does not hold stage {stage!r}"
+            )
+    for name in named:
+        in_stack = by_name.get(name.casefold())
+        if in_stack is not None:
+            in_stack.named_by_layers = True
+            plan.notes.append(f"LoRA {name!r} is named by a layer and by the stack: one entry")
+            continue
+        try:
+            found: Path | None = find_by_name(name)
+        except NotFoundError as exc:
+            if not lenient:
+                raise
+            plan.warnings.append(str(exc))
+            found = None
+        by_name[name.casefold()] = PlannedLora(name, found, named_by_layers=True)
+        plan.loras.append(by_name[name.casefold()])
+    if stack is not None:
+        plan.excluded = [ex for ex in stack.excluded if ex.entry.entry.name.casefold() not in by_name]
+    return plan
+
+
+def _resolve_entry(located: LocatedEntry, lora_dirs: Sequence[Path], plan: LoraPlan, lenient: bool) -> Path | None:
+    try:
+        return resolve_lora_file(located.entry.file, lora_dirs)
+    except NotFoundError as exc:
+        error = located.document.error(
+            (*located.key, "file"),
+            f"entry {located.entry.name!r}: LoRA file {located.entry.file!r} not found; looked in: "
+            + ", ".join(exc.searched),
+        )
+        if not lenient:
+            raise error from None
+        plan.warnings.append(str(error))
+        return None
+    except ConfigError as exc:
+        raise located.document.error((*located.key, "file"), f"entry {located.entry.name!r}: {exc}") from None

@@ -1,0 +1,83 @@
+"""The AUTOMATIC1111 / Forge WebUI API payload for a built config."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from config_layers.schema import PipelineConfig
+
+PAYLOAD_STAGES = ("txt2img", "img2img")
+
+
+def lora_token(name: str, weight: float) -> str:
+    """``<lora:name:0.6>``; weights print without float noise (``1``, ``0.55``)."""
+    return f"<lora:{name}:{round(weight, 4):g}>"
+
+
+def prompt_with_loras(config: PipelineConfig, *, triggers: bool = True) -> str:
+    """The prompt plus each LoRA's trigger and token, in LoRA order, nothing twice: a trigger
+    already in the prompt and a LoRA the prompt already loads (any weight) are not added."""
+    parts = [config.prompt.strip()] if config.prompt.strip() else []
+    text = config.prompt
+    for name, lora in config.loras.items():
+        if triggers and lora.trigger and lora.trigger.casefold() not in text.casefold():
+            parts.append(lora.trigger)
+            text += f", {lora.trigger}"
+        if not re.search(rf"<lora:{re.escape(name)}:[^>]*>", text, flags=re.IGNORECASE):
+            token = lora_token(name, lora.weight)
+            parts.append(token)
+            text += f" {token}"
+    return ", ".join(parts)
+
+
+def webui_payload(config: PipelineConfig, stage: str = "txt2img", *, triggers: bool = True) -> dict[str, Any]:
+    """Payload keys are the ones the WebUI API (and the ``webuiapi`` client) use. The refiner
+    keys (``refiner_checkpoint``, ``refiner_switch_at``, WebUI >= 1.6) are sent only when the
+    refiner is enabled."""
+    if stage not in PAYLOAD_STAGES:
+        raise ValueError(f"no WebUI payload for stage {stage!r}; stages with one: {', '.join(PAYLOAD_STAGES)}")
+    t = config.txt2img
+    override_settings: dict[str, Any] = {"sd_vae": config.vae, "CLIP_stop_at_last_layers": t.clip_skip}
+    if config.model:
+        override_settings["sd_model_checkpoint"] = config.model
+    payload: dict[str, Any] = {
+        "prompt": prompt_with_loras(config, triggers=triggers),
+        "negative_prompt": config.negative_prompt,
+        "sampler_name": t.sampler_name,
+        "scheduler": t.scheduler,
+        "steps": t.steps,
+        "cfg_scale": t.cfg_scale,
+        "width": t.width,
+        "height": t.height,
+        "seed": t.seed,
+        "batch_size": t.batch_size,
+        "n_iter": t.n_iter,
+        "override_settings": override_settings,
+        "alwayson_scripts": {},
+    }
+    if stage == "txt2img":
+        hires = config.hires
+        payload["enable_hr"] = hires.enabled
+        if hires.enabled:
+            payload |= {
+                "hr_scale": hires.scale,
+                "hr_upscaler": hires.upscaler,
+                "hr_second_pass_steps": hires.second_pass_steps,
+                "denoising_strength": hires.denoising_strength,
+            }
+    else:
+        payload["denoising_strength"] = config.img2img.denoising_strength
+    if config.refiner.enabled:
+        payload["refiner_checkpoint"] = config.refiner.checkpoint
+        payload["refiner_switch_at"] = config.refiner.switch_at
+    if config.adetailer.enabled:
+        ad = config.adetailer
+        payload["alwayson_scripts"]["ADetailer"] = {
+            "args": [
+                True,
+                {"ad_model": ad.model, "ad_confidence": ad.confidence, "ad_denoising_strength": ad.denoising_strength},
+            ]
+        }
+    return payload

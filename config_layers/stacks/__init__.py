@@ -1,0 +1,34 @@
+"""Named LoRA stacks: base stacks, derived stacks (``extends`` with ``exclude``/``add``),
+stage filtering, the legacy flat ``lora``/``lora_scale`` keys, and safe file resolution."""
+
+from config_layers.stacks.compose import ComposedStack, Exclusion, compose_stack
+from config_layers.stacks.loading import STACK_SUFFIX, find_stack, load_stack
+from config_layers.stacks.models import (
+    LEGACY_KEYS,
+    STAGES,
+    LocatedEntry,
+    StackEntry,
+    StackFile,
+    Stage,
+    parse_stack,
+    promote_legacy,
+)
+from config_layers.stacks.paths import resolve_lora_file
+
+__all__ = [
+    "LEGACY_KEYS",
+    "STACK_SUFFIX",
+    "STAGES",
+    "ComposedStack",
+    "Exclusion",
+    "LocatedEntry",
+    "StackEntry",
+    "StackFile",
+    "Stage",
+    "compose_stack",
+    "find_stack",
+    "load_stack",
+    "parse_stack",
+    "promote_legacy",
+    "resolve_lora_file",
+]

@@ -1,0 +1,86 @@
+"""Composing a stack from its chain: inherited entries minus ``exclude``, then ``add`` in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from config_layers.documents import Document
+from config_layers.errors import ConfigError
+from config_layers.origin import KeyPath
+from config_layers.stacks.models import LocatedEntry, StackFile, Stage
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An inherited entry a derived stack dropped, and where it said so."""
+
+    entry: LocatedEntry
+    by: Document
+    key: KeyPath
+
+
+@dataclass
+class ComposedStack:
+    """A stack after composition, before the stage filter."""
+
+    name: str
+    files: list[str]
+    entries: list[LocatedEntry]
+    excluded: list[Exclusion] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def for_stage(self, stage: Stage) -> tuple[list[LocatedEntry], list[LocatedEntry]]:
+        """(entries whose ``applies_to`` holds ``stage``, the others), both in order."""
+        kept = [e for e in self.entries if stage in e.entry.applies_to]
+        skipped = [e for e in self.entries if stage not in e.entry.applies_to]
+        return kept, skipped
+
+
+def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool = False) -> ComposedStack:
+    """Follow ``extends`` to the base, then apply each derived stack in turn.
+
+    Errors: a cycle; an ``add`` that reuses an inherited name without excluding it first.
+    An ``exclude`` naming nothing inherited is an error, or a warning when ``lenient``.
+    """
+    chain: list[StackFile] = []
+    seen: list[str] = []
+    current: str | None = name
+    while current is not None:
+        if current.casefold() in (s.casefold() for s in seen):
+            cycle = " -> ".join([*seen, current])
+            raise ConfigError(f"LoRA stacks extend each other in a cycle: {cycle}")
+        seen.append(current)
+        stack = load(current)
+        chain.append(stack)
+        current = stack.extends
+    chain.reverse()
+
+    composed = ComposedStack(name, [str(s.document.path) for s in chain], [])
+    for stack in chain:
+        if stack.extends is None:
+            composed.entries = [stack.legacy] if stack.legacy else list(stack.entries)
+            continue
+        inherited = {e.entry.name.casefold(): e for e in composed.entries}
+        dropped: set[str] = set()
+        for excluded_name, key in stack.exclude:
+            entry = inherited.get(excluded_name.casefold())
+            if entry is None:
+                message = f"exclude {excluded_name!r} names nothing inherited from {stack.extends!r}"
+                if not lenient:
+                    raise stack.document.error(key, message)
+                composed.warnings.append(str(stack.document.error(key, message)))
+                continue
+            dropped.add(excluded_name.casefold())
+            composed.excluded.append(Exclusion(entry, stack.document, key))
+        composed.entries = [e for e in composed.entries if e.entry.name.casefold() not in dropped]
+        names = {e.entry.name.casefold() for e in composed.entries}
+        for added in stack.add:
+            if added.entry.name.casefold() in names:
+                raise stack.document.error(
+                    (*added.key, "name"),
+                    f"add {added.entry.name!r} reuses an inherited name; exclude it first to replace it",
+                )
+            names.add(added.entry.name.casefold())
+            composed.entries.append(added)
+    return composed
