@@ -193,6 +193,51 @@ def explain(
     typer.echo("\n".join(texts))
 
 
+@app.command("schema")
+def schema_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the schema files into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Replace existing schema files.")] = False,
+) -> None:
+    """Write JSON Schemas for .modelprofile and .loraprofile sidecars (for editors)."""
+    from config_layers.authoring.schemas import write_schemas
+
+    try:
+        written = write_schemas(out, force=force)
+    except ConfigError as error:
+        raise _fail(error) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command("set")
+def set_command(
+    key: Annotated[str, typer.Argument(help="Dotted key, e.g. txt2img.steps")],
+    value: Annotated[str, typer.Argument(help='Value, typed as TOML (40, 6.5, true, "Euler a")')],
+    file: Annotated[
+        Path | None, typer.Option("--file", help="User file to edit (default: the platform user.toml).")
+    ] = None,
+) -> None:
+    """Set one key in the user file, keeping its comments and layout."""
+    import os
+
+    from config_layers.authoring.user_edit import set_value
+    from config_layers.layers.user_file import locate_user_file
+
+    try:
+        target = file or locate_user_file(None, os.environ, "STABLENEW")[0] or _platform_user_file()
+        parsed = parse_value(value)
+        set_value(target, key, parsed)
+    except ConfigError as error:
+        raise _fail(error) from None
+    typer.echo(f"{target}: {key} = {parsed!r}")
+
+
+def _platform_user_file() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("stablenew", appauthor=False) / "user.toml"
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())
