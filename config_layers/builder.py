@@ -30,6 +30,7 @@ from config_layers.layers.user_file import locate_user_file, no_user_file_layer,
 from config_layers.library import FileIndex
 from config_layers.lora_plan import LoraPlan, plan_loras
 from config_layers.merge import merge_layers
+from config_layers.normalization import normalize_config
 from config_layers.normalize import model_stem
 from config_layers.origin import Origin
 from config_layers.profiles.library import ProfileLibrary
@@ -187,6 +188,7 @@ class ConfigBuilder:
             layers.append(stack_overlays_layer(entries, plan.excluded, lora_stack, tuple(plan.notes)))
         layers += [user, env, call]
         merged, history = merge_layers(layers)
+        normalize_config(merged, history)
         config = _validate(merged, history)
         leaves = dict(iter_leaves(config.model_dump()))
         provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)

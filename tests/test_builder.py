@@ -29,7 +29,7 @@ from tests.conftest import MODEL_TOML, Library
 def test_webui_model_names_resolve_like_the_bare_stem(rich_library: Library, name: str) -> None:
     cfg = rich_library.builder().build(model=name)
     assert cfg.txt2img.cfg_scale == 6.5
-    assert cfg.model == name
+    assert cfg.model == name.split(" [")[0]
 
 
 def test_model_in_a_subfolder_by_relative_name(library: Library) -> None:
