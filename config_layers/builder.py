@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from config_layers.cache import FileCache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
+from config_layers.foreign import ForeignReader, foreign_paths
+from config_layers.hashing import HashCache
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layer
@@ -30,9 +32,12 @@ from config_layers.layers.user_file import locate_user_file, no_user_file_layer,
 from config_layers.library import FileIndex
 from config_layers.lora_plan import LoraPlan, plan_loras
 from config_layers.merge import merge_layers
+from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
 from config_layers.normalization import normalize_config
 from config_layers.normalize import model_stem
 from config_layers.origin import Origin
+from config_layers.priors import combine_lora_priors, combine_model_priors
+from config_layers.profiles.families import lora_compatibility
 from config_layers.profiles.library import ProfileLibrary
 from config_layers.profiles.loading import (
     LORA_SIDECAR_SUFFIXES,
@@ -42,7 +47,7 @@ from config_layers.profiles.loading import (
     load_model_profile,
     sidecar_candidates,
 )
-from config_layers.profiles.models import LoraProfile, ModelProfile
+from config_layers.profiles.models import KeyOrigin, LoraProfile, ModelProfile
 from config_layers.profiles.suggest import (
     SuggestedPreset,
     check_lora_compatibility,
@@ -77,6 +82,8 @@ class _Profiles:
     """What the profile lookup found for one build."""
 
     model: ModelProfile | None = None
+    checkpoint: Path | None = None
+    vae: tuple[str, KeyOrigin] | None = None
     loras: dict[str, LoraProfile | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     lora_notes: list[str] = field(default_factory=list)
@@ -95,6 +102,9 @@ class ConfigBuilder:
     ``environ``: a mapping used instead of ``os.environ``.
     ``lenient``: record cross-family LoRAs and missing files as warnings instead of failing.
     ``stacks_dirs``: folders of ``<name>.lorastack.toml`` files, searched before the LoRA dirs.
+    ``match_by_hash``: when no library profile matches a file by name, hash the file (sha256,
+    cached by path, size and mtime in ``hash_cache_file`` or the user cache dir) and match by
+    ``sha256`` / ``autov2``. Off by default: ``build()`` never hashes unless asked to.
 
     One builder may be shared by threads: ``build()`` keeps no per-call state on it, and
     its caches (parsed files, profiles, the model-file index) are locked.
@@ -111,6 +121,8 @@ class ConfigBuilder:
         profile_dirs: Sequence[Path | str] | None = None,
         lenient: bool = False,
         stacks_dirs: Sequence[Path | str] = (),
+        match_by_hash: bool = False,
+        hash_cache_file: Path | str | None = None,
     ) -> None:
         self.settings_file = Path(settings_file) if settings_file else default_settings_file()
         self.model_dirs = [Path(d) for d in model_dirs]
@@ -130,6 +142,11 @@ class ConfigBuilder:
         self._stacks: FileCache[StackFile] = FileCache(
             lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES))
         )
+        self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
+        self._foreign = ForeignReader(self._headers)
+        self.match_by_hash = match_by_hash
+        self.hash_cache_file = Path(hash_cache_file) if hash_cache_file else None
+        self._hash_cache: HashCache | None = None
         self._library_lock = threading.Lock()
         self._library: ProfileLibrary | None = None
 
@@ -164,9 +181,13 @@ class ConfigBuilder:
         stack = self._compose(lora_stack, legacy, lenient)
         plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras.find, lenient=lenient)
         found = self._find_profiles(chosen_model, plan, lenient)
+        self._check_headers(found, plan, lenient)
         suggestion = self._suggest(found, preset_id, chosen_model)
+        if found.model is not None:
+            profile_layer = model_profile_layer(found.model, suggestion, found.vae, tuple(found.notes))
+        else:
+            profile_layer = no_model_profile_layer("; ".join(found.notes) or "no model selected")
         if suggestion is not None and found.model is not None:
-            profile_layer = model_profile_layer(found.model, suggestion)
             log.info(
                 "Using model profile preset %s (source=%s) for %s%s",
                 suggestion.preset_id,
@@ -174,8 +195,6 @@ class ConfigBuilder:
                 found.model.model_name,
                 "".join(f" + {lora.name}" for lora in plan.loras),
             )
-        else:
-            profile_layer = no_model_profile_layer("; ".join(found.notes) or "no model selected")
         overlays = lora_overlays_layer(
             self._lora_selections(found, suggestion, plan),
             found.model,
@@ -244,43 +263,139 @@ class ConfigBuilder:
                 found.warnings.append(str(exc))
                 found.notes.append(f"model {model!r} not found, so no model profile")
             else:
-                found.model = self._model_profile(checkpoint, found.notes)
+                found.checkpoint = checkpoint
+                found.model = self._model_profile(checkpoint, found, lenient)
         for lora in plan.loras:
-            found.loras[lora.name] = self._lora_profile(lora.name, lora.path, found.lora_notes) if lora.path else None
+            found.loras[lora.name] = self._lora_profile(lora.name, lora.path, found, lenient) if lora.path else None
         if found.model is not None:
-            for profile in found.loras.values():
+            for name, profile in found.loras.items():
                 issue = check_lora_compatibility(profile, found.model) if profile else None
-                if issue is None:
+                if issue is None or profile is None:
                     continue
-                if issue.severity == "error" and not lenient:
-                    raise ConfigError(issue.message + " (lenient mode records this as a warning)")
-                found.warnings.append(issue.message)
+                message = (
+                    f"LoRA {name!r} is {issue.lora_base_type} (by {_base_source(profile, 'target_base_type')}) and "
+                    f"the model is {issue.model_base_type} (by {_base_source(found.model, 'base_type')}): "
+                )
+                if issue.severity == "error":
+                    message += "another architecture family, it cannot load"
+                    if not lenient:
+                        raise ConfigError(message + " (lenient mode records this as a warning)")
+                else:
+                    message += "same family, it loads but may look off"
+                found.warnings.append(message)
         return found
 
-    def _model_profile(self, checkpoint: Path, notes: list[str]) -> ModelProfile | None:
-        sidecar = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES)
-        if sidecar is not None:
-            return self._model_profiles.get(sidecar)
-        stem = model_stem(checkpoint.name)
-        library = self._profile_library()
-        profile = library.model(stem)
-        if profile is None:
-            looked = [str(p) for p in sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)]
-            looked += library.searched()
-            notes.append(f"no profile found for model {stem!r}; looked for: " + ", ".join(looked))
-        return profile
+    def _check_headers(self, found: _Profiles, plan: LoraPlan, lenient: bool) -> None:
+        """Can each LoRA load on the model? Read the safetensors headers (only the headers) and
+        compare architecture families. Unreadable headers and cross-family LoRAs are errors, or
+        warnings when ``lenient``."""
+        problems: list[str] = []
 
-    def _lora_profile(self, name: str, lora_file: Path, notes: list[str]) -> LoraProfile | None:
-        sidecar = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
-        if sidecar is not None:
-            return self._lora_profiles.get(sidecar)
+        def header_base(path: Path | None) -> tuple[str, str] | None:
+            if path is None or path.suffix.lower() != ".safetensors":
+                return None
+            try:
+                priors = self._headers.get(path)
+            except MetadataError as exc:
+                problems.append(f"cannot check whether it loads: {exc}")
+                return None
+            if priors.base_type is None or priors.base_type.value == "unknown":
+                return None
+            return str(priors.base_type.value), priors.base_type.key
+
+        model_base: tuple[str, str] | None = None
+        if found.model is not None and found.model.base_type != "unknown":
+            model_base = (found.model.base_type, "its profile")
+        else:
+            model_base = header_base(found.checkpoint)
+        for lora in plan.loras:
+            lora_base = header_base(lora.path)
+            if lora_base is None or model_base is None:
+                continue
+            profile = found.loras.get(lora.name)
+            if profile is not None and profile.target_base_type == lora_base[0]:
+                continue  # the profile check above already compared these base types
+            verdict = lora_compatibility(lora_base[0], model_base[0])
+            if verdict == "incompatible":
+                problems.append(
+                    f"LoRA {lora.name!r} is {lora_base[0]} by its header ({lora_base[1]}) and the model is "
+                    f"{model_base[0]} (by {model_base[1]}): another architecture family, it cannot load"
+                )
+            elif verdict == "finetune":
+                found.warnings.append(
+                    f"LoRA {lora.name!r} is {lora_base[0]} by its header; the model is {model_base[0]} "
+                    "(same family: it loads but may look off)"
+                )
+        if problems and not lenient:
+            raise ConfigErrors(problems, title="LoRA check failed (lenient mode records these as warnings):")
+        found.warnings += problems
+
+    def _model_profile(self, checkpoint: Path, found: _Profiles, lenient: bool) -> ModelProfile | None:
+        """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""
+        stem = model_stem(checkpoint.name)
+        sidecar_path = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES)
+        sidecar = self._model_profiles.get(sidecar_path) if sidecar_path else None
+        foreign = self._read_foreign(checkpoint, found, lenient)
+        library = self._profile_library().model(stem) or self._by_hash(checkpoint, "model")
+        shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
+        priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        found.vae = priors.vae
+        if priors.profile is None:
+            found.notes.append(
+                f"no profile found for model {stem!r}; looked for: " + ", ".join(self._looked(checkpoint))
+            )
+        else:
+            found.notes.append(priors.explain(f"model {stem!r}"))
+        return priors.profile
+
+    def _lora_profile(self, name: str, lora_file: Path, found: _Profiles, lenient: bool) -> LoraProfile | None:
+        """The LoRA's priors: its sidecar > foreign metadata beside it > the profile library."""
+        stem = model_stem(lora_file.name)
+        sidecar_path = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
+        sidecar = self._lora_profiles.get(sidecar_path) if sidecar_path else None
+        foreign = self._read_foreign(lora_file, found, lenient)
+        library = self._profile_library().lora(stem) or self._by_hash(lora_file, "lora")
+        shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
+        priors = combine_lora_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        if priors.profile is None:
+            found.lora_notes.append(
+                f"no profile found for LoRA {name!r}; looked for: " + ", ".join(self._looked(lora_file, lora=True))
+            )
+        else:
+            found.lora_notes.append(priors.explain(f"LoRA {name!r}"))
+        return priors.profile
+
+    def _read_foreign(self, file: Path, found: _Profiles, lenient: bool) -> list[ForeignPriors]:
+        priors, problems = self._foreign.read(file)
+        if problems and not lenient:
+            raise ConfigErrors(
+                [str(problem) for problem in problems],
+                title="unreadable metadata beside a model file (lenient mode records these as warnings):",
+            )
+        found.warnings += [f"ignored unreadable metadata: {problem}" for problem in problems]
+        return priors
+
+    def _by_hash(self, file: Path, kind: str) -> Any:
+        if not self.match_by_hash:
+            return None
+        digest = self._hashes().sha256(file)
         library = self._profile_library()
-        profile = library.lora(model_stem(lora_file.name))
-        if profile is None:
-            looked = [str(p) for p in sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)]
-            looked += library.searched()
-            notes.append(f"no profile found for LoRA {name!r}; looked for: " + ", ".join(looked))
-        return profile
+        return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
+
+    def _hashes(self) -> HashCache:
+        with self._library_lock:
+            if self._hash_cache is None:
+                self._hash_cache = HashCache(self.hash_cache_file)
+            return self._hash_cache
+
+    def _looked(self, file: Path, *, lora: bool = False) -> list[str]:
+        suffixes = LORA_SIDECAR_SUFFIXES if lora else MODEL_SIDECAR_SUFFIXES
+        looked = [str(p) for p in sidecar_candidates(file, suffixes)]
+        looked += [f"{p} (header)" if p == file else str(p) for p in foreign_paths(file)]
+        looked += self._profile_library().searched()
+        if not self.match_by_hash:
+            looked.append("(matching by hash is off)")
+        return looked
 
     def _suggest(self, found: _Profiles, preset_id: str | None, model: str | None) -> SuggestedPreset | None:
         if found.model is None:
@@ -327,6 +442,14 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
                 if find_the_correct_casing(str(name), tuple(names)) is None:
                     names.append(str(name))
     return model, names
+
+
+def _base_source(profile: ModelProfile | LoraProfile, key: str) -> str:
+    """Where a profile's base type came from, for messages."""
+    foreign = profile.key_origin((key,))
+    if foreign is not None:
+        return f"{foreign.rule} in {foreign.source}"
+    return f"the profile {profile.document.path}" if profile.document else "its profile"
 
 
 def _spelling(name: str, path: Path | None) -> str:

@@ -71,7 +71,7 @@ def test_build_pipeline_config_with_profiles_falls_back_without_profiles(
 
     library.model("RealVisXL_V4.0", "kind = 'model_profile'\nversion = 1\nmodel_name = 'RealVisXL_V4.0'\n")
     library.lora("PerfectEyesXL")
-    monkeypatch.setattr(builder_module.ConfigBuilder, "_model_profile", lambda self, checkpoint, notes: None)
+    monkeypatch.setattr(builder_module.ConfigBuilder, "_model_profile", lambda self, checkpoint, found, lenient: None)
     cfg = build_pipeline_config_with_profiles("RealVisXL_V4.0", ["PerfectEyesXL"], {}, builder=library.builder())
     defaults = PipelineConfig()
     assert cfg.txt2img.sampler_name == defaults.txt2img.sampler_name == "Euler a"

@@ -6,7 +6,7 @@ from typing import Any
 
 from config_layers.layers.base import Layer, empty_layer, mapped_layer
 from config_layers.origin import KeyPath, Origin
-from config_layers.profiles.models import ModelProfile, _Profile
+from config_layers.profiles.models import KeyOrigin, ModelProfile, _Profile
 from config_layers.profiles.suggest import SuggestedPreset
 
 # config leaf below txt2img <- preset field
@@ -26,7 +26,17 @@ def profile_source(profile: _Profile, fallback_name: str) -> str:
 
 
 def profile_origin(layer: str, profile: _Profile, source: str, key: KeyPath, rule: str | None = None) -> Origin:
-    """An origin pointing into a profile's sidecar (positions looked up lazily)."""
+    """An origin pointing into a profile's sidecar (positions looked up lazily), or into the
+    foreign file or library profile a combined profile took that value from."""
+    foreign = profile.key_origin(key)
+    if foreign is not None:
+        return Origin(
+            layer,  # type: ignore[arg-type]
+            foreign.source,
+            foreign.key,
+            rule=f"{foreign.rule}; {rule}" if rule else foreign.rule,
+            _locate=foreign.locate,
+        )
     document = profile.document
     return Origin(
         layer,  # type: ignore[arg-type]
@@ -37,30 +47,47 @@ def profile_origin(layer: str, profile: _Profile, source: str, key: KeyPath, rul
     )
 
 
-def model_profile_layer(profile: ModelProfile, suggestion: SuggestedPreset) -> Layer:
-    """The preset's settings as config data, each located at its key in the sidecar."""
-    source = f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
-    preset_key: KeyPath = ("recommended_presets", suggestion.preset_index)
-    values = {
-        "sampler": suggestion.sampler,
-        "scheduler": suggestion.scheduler,
-        "steps": suggestion.steps,
-        "cfg": suggestion.cfg,
-        "clip_skip": suggestion.clip_skip,
-        "distilled_cfg": suggestion.distilled_cfg,
-    }
-    txt2img: dict[str, Any] = {}
+def model_profile_layer(
+    profile: ModelProfile,
+    suggestion: SuggestedPreset | None,
+    vae: tuple[str, KeyOrigin] | None = None,
+    notes: tuple[str, ...] = (),
+) -> Layer:
+    """The preset's settings (and a VAE named by foreign metadata) as config data, each located
+    at its key in the file it came from."""
+    data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
-    for leaf, preset_field in _FIELDS:
-        if values[preset_field] is not None:
-            txt2img[leaf] = values[preset_field]
-            origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, preset_field))
-    width, height = suggestion.resolution
-    txt2img["width"], txt2img["height"] = width, height
-    for leaf in ("width", "height"):
-        origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
-    note = f"preset {suggestion.preset_id!r} ({suggestion.source}): {suggestion.explanation}"
-    return mapped_layer("model_profile", {"txt2img": txt2img}, origins, sources=(source,), notes=(note,))
+    sources: list[str] = []
+    if suggestion is not None:
+        source = f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
+        sources.append(source)
+        preset_key: KeyPath = ("recommended_presets", suggestion.preset_index)
+        values = {
+            "sampler": suggestion.sampler,
+            "scheduler": suggestion.scheduler,
+            "steps": suggestion.steps,
+            "cfg": suggestion.cfg,
+            "clip_skip": suggestion.clip_skip,
+            "distilled_cfg": suggestion.distilled_cfg,
+        }
+        txt2img: dict[str, Any] = {}
+        for leaf, preset_field in _FIELDS:
+            if values[preset_field] is not None:
+                txt2img[leaf] = values[preset_field]
+                origins[("txt2img", leaf)] = profile_origin(
+                    "model_profile", profile, source, (*preset_key, preset_field)
+                )
+        txt2img["width"], txt2img["height"] = suggestion.resolution
+        for leaf in ("width", "height"):
+            origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
+        data["txt2img"] = txt2img
+        notes = (*notes, f"preset {suggestion.preset_id!r} ({suggestion.source}): {suggestion.explanation}")
+    if vae is not None:
+        value, where = vae
+        data["vae"] = value
+        origins[("vae",)] = Origin("model_profile", where.source, where.key, rule=where.rule, _locate=where.locate)
+        sources.append(where.source)
+    return mapped_layer("model_profile", data, origins, sources=tuple(sources), notes=notes)
 
 
 def no_model_profile_layer(reason: str) -> Layer:

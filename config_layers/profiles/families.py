@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal, get_args
 
 BaseType = Literal["sd15", "sd2", "sdxl", "pony", "illustrious", "noobai", "flux", "sd3", "unknown"]
+BASE_TYPES: Final[tuple[BaseType, ...]] = get_args(BaseType)
 Family = Literal["sd15", "sd2", "sdxl", "flux", "sd3", "unknown"]
 
 _FAMILY: dict[str, Family] = {
@@ -21,8 +22,15 @@ _FAMILY: dict[str, Family] = {
 
 
 def base_type_family(base_type: str) -> Family:
-    """The architecture family of a base type: Pony, Illustrious and NoobAI are SDXL finetunes."""
-    return _FAMILY.get(base_type, "unknown")
+    """The architecture family of a base type: Pony, Illustrious and NoobAI are SDXL finetunes.
+
+    Raises ValueError for a name that is not one of BASE_TYPES (a caller's bug: every model
+    and reader here only produces those).
+    """
+    try:
+        return _FAMILY[base_type]
+    except KeyError:
+        raise ValueError(f"unknown base type {base_type!r}; expected one of {', '.join(BASE_TYPES)}") from None
 
 
 Compatibility = Literal["same", "finetune", "incompatible", "unknown"]

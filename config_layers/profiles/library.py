@@ -27,6 +27,8 @@ class ProfileLibrary:
         self.directories = list(directories)
         self._models: dict[str, ModelProfile] = {}
         self._loras: dict[str, LoraProfile] = {}
+        self._model_hashes: dict[str, ModelProfile] = {}
+        self._lora_hashes: dict[str, LoraProfile] = {}
         for directory in self.directories:
             for path in sorted(directory.rglob("*")) if directory.is_dir() else ():
                 name = path.name.lower()
@@ -34,16 +36,25 @@ class ProfileLibrary:
                     model = load_model_profile(path)
                     if model is not None:
                         _index(self._models, model, [model.model_name, *model.aliases])
+                        _index_hashes(self._model_hashes, model)
                 elif name.endswith(LORA_SIDECAR_SUFFIXES):
                     lora = load_lora_profile(path)
                     if lora is not None:
                         _index(self._loras, lora, [lora.lora_name, *lora.aliases])
+                        _index_hashes(self._lora_hashes, lora)
 
     def model(self, name: str) -> ModelProfile | None:
         return self._models.get(model_stem(name).casefold())
 
     def lora(self, name: str) -> LoraProfile | None:
         return self._loras.get(model_stem(name).casefold())
+
+    def model_by_hash(self, sha256: str) -> ModelProfile | None:
+        """The profile whose ``sha256`` (or Civitai ``autov2``, its first 10 hex digits) matches."""
+        return self._model_hashes.get(sha256.lower()) or self._model_hashes.get(sha256[:10].lower())
+
+    def lora_by_hash(self, sha256: str) -> LoraProfile | None:
+        return self._lora_hashes.get(sha256.lower()) or self._lora_hashes.get(sha256[:10].lower())
 
     def searched(self) -> list[str]:
         return [f"profile library {d} (by name and aliases)" for d in self.directories]
@@ -58,3 +69,9 @@ def _index(index: dict[str, _P], profile: _P, names: list[str]) -> None:
             theirs = other.document.path if other.document else "another profile"
             raise FileError(where, f"name {name!r} is already claimed by {theirs}")
         index[key] = profile
+
+
+def _index_hashes(index: dict[str, _P], profile: _P) -> None:
+    for digest in (profile.sha256, profile.autov2):
+        if digest:
+            index[digest.lower()] = profile

@@ -7,10 +7,12 @@ rejects control characters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from config_layers.origin import KeyPath, PositionLookup
 from config_layers.profiles.families import BaseType
 from config_layers.schema import Dimension, LoraName, LoraWeight, Name, Text
 
@@ -79,11 +81,37 @@ class _Profile(_Strict):
     learning_summary: LearningSummary = Field(default_factory=LearningSummary)
 
     _document: Document | None = PrivateAttr(default=None)
+    _origins: dict[KeyPath, KeyOrigin] = PrivateAttr(default_factory=dict)
 
     @property
     def document(self) -> Document | None:
         """The file this profile was read from (None when built in code)."""
         return self._document
+
+    def key_origin(self, key: KeyPath) -> KeyOrigin | None:
+        """Where the value at ``key`` came from when it was not this profile's own file (a value
+        taken from foreign metadata or the library); the longest recorded prefix of ``key`` wins."""
+        for depth in range(len(key), -1, -1):
+            found = self._origins.get(key[:depth])
+            if found is not None:
+                return found
+        return None
+
+    def with_origins(self, origins: dict[KeyPath, KeyOrigin], document: Document | None) -> Self:
+        """This profile remembering ``document`` and where each key in ``origins`` came from."""
+        self._document = document
+        self._origins = dict(origins)
+        return self
+
+
+@dataclass(frozen=True)
+class KeyOrigin:
+    """The source of one profile value that came from another file than the profile's own."""
+
+    source: str
+    rule: str
+    locate: PositionLookup | None = None
+    key: KeyPath = ()
 
 
 class ModelProfile(_Profile):

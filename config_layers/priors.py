@@ -1,0 +1,262 @@
+"""Priors for one model or LoRA from every source that has some, by precedence:
+
+1. its own ``.modelprofile`` / ``.loraprofile`` sidecar;
+2. foreign metadata beside the file, in this order: the A1111/Forge ``<stem>.json``
+   (written by the user), ComfyUI-Lora-Manager's ``<stem>.metadata.json``, Civitai's
+   ``<stem>.civitai.info`` (or SD.Next's Civitai-shaped ``<stem>.json``), the file's own
+   safetensors header;
+3. the profile library (the shipped ``profiles/``), matched by name, alias or hash.
+
+Each aspect (a model's presets and base type; a LoRA's weights, pairings, trigger phrases and
+base type) comes from the first source that has it. Pure: the builder reads the files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from config_layers.metadata import ForeignPriors, ForeignValue
+from config_layers.profiles.models import KeyOrigin, LoraProfile, ModelProfile, _Profile
+
+P = TypeVar("P", bound=_Profile)
+
+#: Foreign sources by precedence (most trusted first).
+FOREIGN_ORDER = ("a1111_metadata", "lora_manager", "civitai_info", "safetensors_header")
+
+#: The preset made from Civitai example images: weak evidence, so it is rated neutral.
+FOREIGN_PRESET_ID = "civitai_images"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One source considered for a model's or LoRA's priors, and what came of it."""
+
+    kind: str
+    path: str
+    status: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.path}: {self.status}"
+
+
+@dataclass
+class Priors(Generic[P]):
+    """The combined profile (None when no source says anything) and every candidate considered."""
+
+    profile: P | None
+    candidates: list[Candidate] = field(default_factory=list)
+    #: A checkpoint's VAE from A1111 metadata: (value, where it came from).
+    vae: tuple[str, KeyOrigin] | None = None
+
+    def explain(self, what: str) -> str:
+        lines = [f"priors for {what}:"] + [f"  - {candidate}" for candidate in self.candidates]
+        return "\n".join(lines)
+
+
+def _foreign_origin(priors: ForeignPriors, value: ForeignValue) -> KeyOrigin:
+    note = f" ({value.note})" if value.note else ""
+    return KeyOrigin(str(priors.path), f"{priors.source_kind}: {value.key}{note}")
+
+
+def _library_origin(profile: _Profile) -> KeyOrigin:
+    document = profile.document
+    source = str(document.path) if document else "profile library"
+    return KeyOrigin(source, "profile library", document.position if document else None)
+
+
+def _ordered(foreign: Sequence[ForeignPriors]) -> list[ForeignPriors]:
+    return sorted(foreign, key=lambda p: FOREIGN_ORDER.index(p.source_kind))
+
+
+class _Combiner:
+    """Takes each aspect from the first source that has it, remembering which source that was."""
+
+    def __init__(self, sidecar: _Profile | None, library: _Profile | None) -> None:
+        self.sidecar = sidecar
+        self.library = library
+        self.data: dict[str, Any] = {}
+        self.origins: dict[tuple[str | int, ...], KeyOrigin] = {}
+        self.used: dict[str, list[str]] = {}
+
+    def take(self, aspect: str, *options: tuple[str, Any, KeyOrigin | None]) -> None:
+        """``options``: (source label, value or None, origin or None for the sidecar), best first."""
+        for label, value, origin in options:
+            if value is None or value == [] or value == "unknown":
+                continue
+            self.data[aspect] = value
+            if origin is not None:
+                self.origins[(aspect,)] = origin
+            self.used.setdefault(label, []).append(aspect)
+            return
+
+    def status(self, label: str) -> str:
+        aspects = self.used.get(label)
+        return f"used for {', '.join(aspects)}" if aspects else "nothing used (higher-precedence sources had it)"
+
+
+def combine_model_priors(
+    stem: str,
+    sidecar: ModelProfile | None,
+    foreign: Sequence[ForeignPriors],
+    library: ModelProfile | None,
+    *,
+    sidecar_path: str,
+) -> Priors[ModelProfile]:
+    """A model's priors from its sidecar, foreign metadata and library profile."""
+    ordered = _ordered(foreign)
+    combiner = _Combiner(sidecar, library)
+    lib_origin = _library_origin(library) if library else None
+
+    preset_options: list[tuple[str, Any, KeyOrigin | None]] = [
+        ("sidecar", sidecar.recommended_presets if sidecar else None, None)
+    ]
+    preset_origins: dict[tuple[str | int, ...], KeyOrigin] = {}
+    for priors in ordered:
+        preset = _foreign_preset(priors, preset_origins)
+        if preset is not None:
+            preset_options.append((priors.source_kind + str(priors.path), [preset], None))
+            break
+    preset_options.append(("library", library.recommended_presets if library else None, lib_origin))
+    combiner.take("recommended_presets", *preset_options)
+    taken = combiner.used
+    if any(label.startswith(tuple(FOREIGN_ORDER)) for label in taken):
+        combiner.origins.update(preset_origins)
+
+    base_options: list[tuple[str, Any, KeyOrigin | None]] = [("sidecar", sidecar.base_type if sidecar else None, None)]
+    for priors in ordered:
+        if priors.base_type is not None:
+            base_options.append(
+                (
+                    priors.source_kind + str(priors.path),
+                    priors.base_type.value,
+                    _foreign_origin(priors, priors.base_type),
+                )
+            )
+    base_options.append(("library", library.base_type if library else None, lib_origin))
+    combiner.take("base_type", *base_options)
+
+    vae = next(((str(p.vae.value), _foreign_origin(p, p.vae)) for p in ordered if p.vae is not None), None)
+    profile = _assemble(ModelProfile, "model_profile", {"model_name": stem}, combiner, sidecar, library)
+    candidates = _candidates(
+        combiner, sidecar, sidecar_path, ordered, library, extra_foreign_use={"vae"} if vae else set()
+    )
+    return Priors(profile, candidates, vae)
+
+
+def combine_lora_priors(
+    stem: str,
+    sidecar: LoraProfile | None,
+    foreign: Sequence[ForeignPriors],
+    library: LoraProfile | None,
+    *,
+    sidecar_path: str,
+) -> Priors[LoraProfile]:
+    """A LoRA's priors from its sidecar, foreign metadata and library profile."""
+    ordered = _ordered(foreign)
+    combiner = _Combiner(sidecar, library)
+    lib_origin = _library_origin(library) if library else None
+
+    def options(aspect: str, attribute: str, convert: Any) -> list[tuple[str, Any, KeyOrigin | None]]:
+        found: list[tuple[str, Any, KeyOrigin | None]] = [
+            ("sidecar", getattr(sidecar, aspect) if sidecar else None, None)
+        ]
+        for priors in ordered:
+            value = getattr(priors, attribute)
+            if value is not None:
+                found.append((priors.source_kind + str(priors.path), convert(value), _foreign_origin(priors, value)))
+        found.append(("library", getattr(library, aspect) if library else None, lib_origin))
+        return found
+
+    combiner.take(
+        "recommended_weights",
+        *options(
+            "recommended_weights",
+            "lora_weight",
+            lambda v: [{"label": "preferred weight", "weight": v.value, "rating": "good"}],
+        ),
+    )
+    combiner.take(
+        "recommended_pairings",
+        ("sidecar", sidecar.recommended_pairings if sidecar else None, None),
+        ("library", library.recommended_pairings if library else None, lib_origin),
+    )
+    combiner.take("trigger_phrases", *options("trigger_phrases", "trigger_phrases", lambda v: list(v.value)))
+    combiner.take("target_base_type", *options("target_base_type", "base_type", lambda v: v.value))
+    profile = _assemble(LoraProfile, "lora_profile", {"lora_name": stem}, combiner, sidecar, library)
+    return Priors(profile, _candidates(combiner, sidecar, sidecar_path, ordered, library))
+
+
+def _foreign_preset(priors: ForeignPriors, origins: dict[tuple[str | int, ...], KeyOrigin]) -> dict[str, Any] | None:
+    """A preset from foreign generation settings, when they give sampler, steps, cfg and size."""
+    needed = (priors.sampler, priors.steps, priors.cfg, priors.resolution)
+    if any(value is None for value in needed):
+        return None
+    preset: dict[str, Any] = {
+        "id": FOREIGN_PRESET_ID,
+        "label": f"Most used settings in {priors.source_kind}",
+        "rating": "neutral",
+        "source": "internet_prior",
+    }
+    for field_name, value in (
+        ("sampler", priors.sampler),
+        ("scheduler", priors.scheduler),
+        ("steps", priors.steps),
+        ("cfg", priors.cfg),
+        ("resolution", priors.resolution),
+    ):
+        if value is not None:
+            preset[field_name] = value.value
+            origins[("recommended_presets", 0, field_name)] = _foreign_origin(priors, value)
+    return preset
+
+
+def _assemble(
+    model: type[P],
+    kind: str,
+    identity: dict[str, Any],
+    combiner: _Combiner,
+    sidecar: P | None,
+    library: P | None,
+) -> P | None:
+    if not combiner.used:
+        return None
+    base = sidecar or library
+    data: dict[str, Any] = base.model_dump() if base is not None else {"kind": kind, "version": 1, **identity}
+    data.update(combiner.data)
+    try:
+        profile = model.model_validate(data)
+    except ValidationError:
+        # Foreign values that do not fit the schema (a resolution not a multiple of 8, say)
+        # are dropped rather than guessed at; the sidecar or library profile stands alone.
+        if base is None:
+            return None
+        return base
+    document = base.document if base is not None else None
+    origins = dict(combiner.origins)
+    if base is library and library is not None and sidecar is None:
+        origins = {k: v for k, v in origins.items() if v.source != _library_origin(library).source}
+    return profile.with_origins(origins, document)
+
+
+def _candidates(
+    combiner: _Combiner,
+    sidecar: _Profile | None,
+    sidecar_path: str,
+    foreign: Sequence[ForeignPriors],
+    library: _Profile | None,
+    extra_foreign_use: set[str] | None = None,
+) -> list[Candidate]:
+    out = [Candidate("sidecar", sidecar_path, combiner.status("sidecar") if sidecar else "absent")]
+    for index, priors in enumerate(foreign):
+        status = combiner.status(priors.source_kind + str(priors.path))
+        if index == 0 and extra_foreign_use and priors.vae is not None:
+            status = status.replace("nothing used (higher-precedence sources had it)", "used for") + " vae"
+        out.append(Candidate(priors.source_kind, str(priors.path), status))
+    if library is not None:
+        path = str(library.document.path) if library.document else "profile library"
+        out.append(Candidate("library", path, combiner.status("library")))
+    return out
