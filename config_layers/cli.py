@@ -232,6 +232,62 @@ def set_command(
     typer.echo(f"{target}: {key} = {parsed!r}")
 
 
+@app.command()
+def scan(
+    folders: Annotated[list[Path], typer.Argument(help="Folders of models and LoRAs (searched recursively).")],
+    profiles_dir: ProfilesDir = None,
+    output: Output = Format.table,
+) -> None:
+    """List models and LoRAs with the priors found for each, and the problems met."""
+    import json
+
+    from config_layers.scan import Scanner
+    from config_layers.shipped import profiles_dir as shipped_profiles
+
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise _fail(ConfigError(f"not a folder: {', '.join(missing)}"))
+    entries = Scanner(profiles_dir if profiles_dir is not None else [shipped_profiles()]).scan(folders, progress=True)
+    if output is Format.json:
+        typer.echo(json.dumps([entry.summary() for entry in entries], indent=2))
+        return
+    from config_layers.dumps import print_scan
+
+    print_scan(entries)
+
+
+profile_app = typer.Typer(help="Author profile sidecars.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("init")
+def profile_init(
+    path: Annotated[Path, typer.Argument(help="The model or LoRA file to write a sidecar for.")],
+    profiles_dir: ProfilesDir = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Value of the #:schema line (default: the shipped schema).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing sidecar.")] = False,
+) -> None:
+    """Write <stem>.modelprofile.toml or .loraprofile.toml beside PATH, seeded from the metadata found."""
+    from config_layers.authoring.schemas import shipped_schema
+    from config_layers.authoring.sidecar_init import init_sidecar
+    from config_layers.scan import Scanner
+    from config_layers.shipped import profiles_dir as shipped_profiles
+
+    if not path.is_file():
+        raise _fail(ConfigError(f"{path}: not a file"))
+    entry = Scanner(profiles_dir if profiles_dir is not None else [shipped_profiles()]).entry(path)
+    for problem in entry.problems:
+        typer.echo(f"config-layers: warning: {problem}", err=True)
+    reference = schema or shipped_schema(entry.kind).resolve().as_uri()
+    try:
+        written = init_sidecar(entry, schema=reference, force=force)
+    except ConfigError as error:
+        raise _fail(error) from None
+    typer.echo(f"wrote {written} ({entry.kind}: {entry.kind_reason})")
+
+
 def _platform_user_file() -> Path:
     from platformdirs import user_config_path
 

@@ -7,10 +7,14 @@ Every rendering shows secrets redacted. tomlkit and rich are imported here only,
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from config_layers.provenance import format_path
 from config_layers.schema import PipelineConfig, iter_leaves
+
+if TYPE_CHECKING:
+    from config_layers.scan import ScanEntry
 
 
 def to_json(config: PipelineConfig) -> str:
@@ -76,3 +80,35 @@ def print_table(config: PipelineConfig) -> None:
             console.print(Text(f"note ({summary.name}): {note}"))
     for warning in config.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
+
+
+def print_scan(entries: Sequence[ScanEntry]) -> None:
+    """``config-layers scan`` as a table: file, kind, base type, priors, sources, problems."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{len(entries)} files", show_lines=False)
+    for column in ("file", "kind", "base", "priors", "from", "problems"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        summary = entry.summary()
+        if "presets" in summary:
+            priors = "; ".join(
+                f"{p['id']}: {p['sampler']}/{p['scheduler']} {p['steps']} steps cfg {p['cfg']}"
+                for p in summary["presets"]
+            )
+        else:
+            priors = ", ".join(f"{w['weight']:g} ({w['rating']})" for w in summary.get("weights", []))
+            if summary.get("trigger_phrases"):
+                priors += f"  triggers: {', '.join(summary['trigger_phrases'])}"
+        used = [f"{s['kind']}" for s in summary["sources"] if s["status"].startswith("used")]
+        table.add_row(
+            Text(str(entry.path)),
+            Text(entry.kind),
+            Text(str(summary["base_type"] or "?")),
+            Text(priors or "-"),
+            Text(", ".join(used) or "-"),
+            Text("\n".join(entry.problems), style="red"),
+        )
+    Console().print(table)

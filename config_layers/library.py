@@ -88,7 +88,7 @@ def _index(directories: Sequence[Path]) -> dict[str, list[Path]]:
     by_stem: dict[str, list[Path]] = {}
     seen: set[Path] = set()
     for directory in directories:
-        for path in _walk(directory):
+        for path in walk_model_files(directory):
             if path in seen:
                 continue
             seen.add(path)
@@ -96,7 +96,8 @@ def _index(directories: Sequence[Path]) -> dict[str, list[Path]]:
     return by_stem
 
 
-def _walk(directory: Path) -> Iterable[Path]:
+def walk_model_files(directory: Path) -> Iterable[Path]:
+    """Model files below ``directory`` (not following folder links; hidden entries skipped)."""
     stack = [directory]
     while stack:
         current = stack.pop()

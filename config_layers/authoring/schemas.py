@@ -23,11 +23,22 @@ def sidecar_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
+def shipped_schema(kind: str) -> Path:
+    """The shipped schema file of ``model`` or ``lora`` sidecars (``schemas/`` in a checkout)."""
+    from config_layers.shipped import shipped_path
+
+    return shipped_path("schemas") / f"{kind}profile.schema.json"
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    return json.dumps(sidecar_schema(model), indent=2) + "\n"
+
+
 def write_schemas(directory: Path, *, force: bool = False) -> list[Path]:
     """Write both schema files into ``directory``; refuses to replace them without ``force``."""
     written = []
     for name, model in SCHEMA_FILES.items():
         path = Path(directory) / name
-        write_text_atomic(path, json.dumps(sidecar_schema(model), indent=2) + "\n", overwrite=force)
+        write_text_atomic(path, schema_text(model), overwrite=force)
         written.append(path)
     return written

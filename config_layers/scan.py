@@ -1,0 +1,203 @@
+"""``config-layers scan``: every model and LoRA below some folders, with the priors found for
+each and the problems met (unreadable metadata), without stopping at the first problem."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from config_layers.cache import FileCache, StatKey
+from config_layers.errors import ConfigError
+from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
+from config_layers.library import walk_model_files
+from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors, read_safetensors_metadata
+from config_layers.normalize import model_stem
+from config_layers.priors import Candidate, combine_lora_priors, combine_model_priors
+from config_layers.profiles.library import ProfileLibrary
+from config_layers.profiles.loading import (
+    LORA_SIDECAR_SUFFIXES,
+    MODEL_SIDECAR_SUFFIXES,
+    find_sidecar,
+    load_lora_profile,
+    load_model_profile,
+    sidecar_candidates,
+)
+from config_layers.profiles.models import LoraProfile, ModelProfile
+
+Kind = Literal["model", "lora"]
+_LORA_FOLDERS = frozenset({"lora", "loras", "lycoris", "locon"})
+
+
+@dataclass
+class ScanEntry:
+    """One file of the library and what is known about it."""
+
+    path: Path
+    kind: Kind
+    kind_reason: str
+    profile: ModelProfile | LoraProfile | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The entry as plain data (``scan --format json``)."""
+        out: dict[str, Any] = {"path": str(self.path), "kind": self.kind, "kind_reason": self.kind_reason}
+        profile = self.profile
+        if isinstance(profile, ModelProfile):
+            out["base_type"] = profile.base_type
+            out["presets"] = [
+                {
+                    "id": p.id,
+                    "rating": p.rating,
+                    "sampler": p.sampler,
+                    "scheduler": p.scheduler,
+                    "steps": p.steps,
+                    "cfg": p.cfg,
+                    "resolution": list(p.resolution),
+                }
+                for p in profile.recommended_presets
+            ]
+        elif isinstance(profile, LoraProfile):
+            out["base_type"] = profile.target_base_type
+            out["weights"] = [
+                {"label": w.label, "weight": w.weight, "rating": w.rating} for w in profile.recommended_weights
+            ]
+            out["trigger_phrases"] = list(profile.trigger_phrases)
+        else:
+            out["base_type"] = None
+        out["sources"] = [{"kind": c.kind, "path": c.path, "status": c.status} for c in self.candidates]
+        out["problems"] = list(self.problems)
+        return out
+
+
+class Scanner:
+    """Scans folders; keeps parsed files between scans (re-read only when a file changes)."""
+
+    def __init__(self, profile_dirs: Sequence[Path] = ()) -> None:
+        self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
+        self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata)
+        self._foreign = ForeignReader(self._headers)
+        self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile)
+        self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
+        self._library_dirs = list(profile_dirs)
+        self._entries: dict[Path, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
+        self._library: ProfileLibrary | None = None
+
+    def files(self, folders: Sequence[Path]) -> list[Path]:
+        return [path for folder in folders for path in walk_model_files(Path(folder))]
+
+    def scan(self, folders: Sequence[Path], *, progress: bool = False) -> list[ScanEntry]:
+        """Every model file below ``folders``. A file whose folder listing shows it and the files
+        beside it unchanged since the last scan reuses that scan's entry."""
+        files = self.files(folders)
+        listings: dict[Path, dict[str, StatKey]] = {}
+        out = []
+        for path in _track(files, progress):
+            listing = listings.get(path.parent)
+            if listing is None:
+                listing = listings[path.parent] = _listing(path.parent)
+            stem = stem_of(path)
+            fingerprint = (*(listing.get(stem + suffix) for suffix in _RELATED), listing.get(path.name))
+            cached = self._entries.get(path)
+            if cached is not None and cached[0] == fingerprint:
+                out.append(cached[1])
+                continue
+            entry = self.entry(path)
+            self._entries[path] = (fingerprint, entry)
+            out.append(entry)
+        return out
+
+    def entry(self, path: Path) -> ScanEntry:
+        foreign, problems = self._foreign.read(path)
+        kind, reason = classify(path, self._raw_header(path))
+        entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
+        stem = model_stem(path.name)
+        suffixes = LORA_SIDECAR_SUFFIXES if kind == "lora" else MODEL_SIDECAR_SUFFIXES
+        try:
+            sidecar_path = find_sidecar(path, suffixes)
+            cache = self._loras if kind == "lora" else self._models
+            sidecar = cache.get(sidecar_path) if sidecar_path else None
+            library = self._profile_library()
+        except ConfigError as exc:
+            entry.problems.append(str(exc))
+            return entry
+        shown = str(sidecar_path or sidecar_candidates(path, suffixes)[0])
+        if kind == "lora":
+            assert sidecar is None or isinstance(sidecar, LoraProfile)
+            lora = combine_lora_priors(
+                stem, sidecar, foreign, library.lora(stem) if library else None, sidecar_path=shown
+            )
+            entry.profile, entry.candidates = lora.profile, lora.candidates
+        else:
+            assert sidecar is None or isinstance(sidecar, ModelProfile)
+            model = combine_model_priors(
+                stem, sidecar, foreign, library.model(stem) if library else None, sidecar_path=shown
+            )
+            entry.profile, entry.candidates = model.profile, model.candidates
+        return entry
+
+    def _raw_header(self, path: Path) -> dict[str, str]:
+        if path.suffix.lower() != ".safetensors":
+            return {}
+        try:
+            return self._raw_headers.get(path)
+        except MetadataError:
+            return {}  # already reported by the foreign reader
+
+    def _profile_library(self) -> ProfileLibrary | None:
+        if self._library is None and self._library_dirs:
+            self._library = ProfileLibrary(self._library_dirs)
+        return self._library
+
+
+def classify(path: Path, header: dict[str, str]) -> tuple[Kind, str]:
+    """Model or LoRA: by the sidecar beside it, else its safetensors header (a ModelSpec
+    architecture ending in ``/lora``, or kohya's ``ss_network_module``), else its folder's name."""
+    if find_sidecar_kind(path, LORA_SIDECAR_SUFFIXES):
+        return "lora", "has a .loraprofile sidecar"
+    if find_sidecar_kind(path, MODEL_SIDECAR_SUFFIXES):
+        return "model", "has a .modelprofile sidecar"
+    architecture = header.get("modelspec.architecture", "")
+    if architecture.endswith(("/lora", "/lycoris")) or "ss_network_module" in header:
+        return "lora", "its header says LoRA"
+    if architecture:
+        return "model", "its header says checkpoint"
+    if any(part.lower() in _LORA_FOLDERS for part in path.parent.parts):
+        return "lora", "it is in a LoRA folder"
+    return "model", "default (no sign of a LoRA)"
+
+
+#: Files beside ``<stem>.<ext>`` that change what a scan says about it.
+_RELATED = (*MODEL_SIDECAR_SUFFIXES, *LORA_SIDECAR_SUFFIXES, *FOREIGN_SUFFIXES)
+
+
+def _listing(folder: Path) -> dict[str, StatKey]:
+    """File name -> (mtime_ns, size, inode) for one folder, from one directory read."""
+    out: dict[str, StatKey] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for item in entries:
+                try:
+                    st = item.stat()
+                except OSError:
+                    continue
+                out[item.name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        pass
+    return out
+
+
+def find_sidecar_kind(path: Path, suffixes: Sequence[str]) -> bool:
+    return any(candidate.is_file() for candidate in sidecar_candidates(path, suffixes))
+
+
+def _track(files: list[Path], progress: bool) -> Iterable[Path]:
+    if not progress or len(files) < 50:
+        return files
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(files, description="scanning", transient=True, console=Console(stderr=True))
