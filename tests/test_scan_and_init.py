@@ -109,7 +109,7 @@ def test_shipped_schemas_are_current() -> None:
     for name, model in SCHEMA_FILES.items():
         kind = name.split("profile")[0]
         assert shipped_schema(kind).read_text(encoding="utf-8") == schema_text(model), (
-            f"run: config-layers schema --out schemas --force"
+            "run: config-layers schema --out schemas --force"
         )
 
 
