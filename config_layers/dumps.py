@@ -54,9 +54,16 @@ def to_toml(config: PipelineConfig) -> str:
     return tomlkit.dumps(document)
 
 
+def _console() -> Any:
+    """A console for stdout; piped output gets room for file paths instead of 80 columns."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def print_table(config: PipelineConfig) -> None:
     """A terminal table: field, value, layer, source."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -73,7 +80,7 @@ def print_table(config: PipelineConfig) -> None:
             Text(entry.layer),
             Text(entry.origin.where()),
         )
-    console = Console()
+    console = _console()
     console.print(table)
     for summary in config.report.layers:
         for note in summary.notes:
@@ -84,7 +91,6 @@ def print_table(config: PipelineConfig) -> None:
 
 def print_scan(entries: Sequence[ScanEntry]) -> None:
     """``config-layers scan`` as a table: file, kind, base type, priors, sources, problems."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -111,4 +117,4 @@ def print_scan(entries: Sequence[ScanEntry]) -> None:
             Text(", ".join(used) or "-"),
             Text("\n".join(entry.problems), style="red"),
         )
-    Console().print(table)
+    _console().print(table)

@@ -68,6 +68,10 @@ def _library_origin(profile: _Profile) -> KeyOrigin:
     return KeyOrigin(source, "profile library", document.position if document else None)
 
 
+def _label(priors: ForeignPriors) -> str:
+    return f"{priors.source_kind} {priors.path}"
+
+
 def _ordered(foreign: Sequence[ForeignPriors]) -> list[ForeignPriors]:
     return sorted(foreign, key=lambda p: FOREIGN_ORDER.index(p.source_kind))
 
@@ -92,6 +96,23 @@ class _Combiner:
                 self.origins[(aspect,)] = origin
             self.used.setdefault(label, []).append(aspect)
             return
+
+    def take_from(self, aspect: str, foreign: Sequence[ForeignPriors], attribute: str, convert: Any = None) -> None:
+        """Take ``aspect`` from the sidecar, else the first foreign file whose ``attribute`` is
+        set (converted by ``convert``, default: its value), else the library profile."""
+        options: list[tuple[str, Any, KeyOrigin | None]] = [
+            ("sidecar", getattr(self.sidecar, aspect) if self.sidecar else None, None)
+        ]
+        for priors in foreign:
+            value = getattr(priors, attribute)
+            if value is not None:
+                taken = convert(value) if convert else value.value
+                options.append((_label(priors), taken, _foreign_origin(priors, value)))
+        library = self.library
+        options.append(
+            ("library", getattr(library, aspect) if library else None, _library_origin(library) if library else None)
+        )
+        self.take(aspect, *options)
 
     def status(self, label: str) -> str:
         aspects = self.used.get(label)
@@ -118,7 +139,7 @@ def combine_model_priors(
     for priors in ordered:
         preset = _foreign_preset(priors, preset_origins)
         if preset is not None:
-            preset_options.append((priors.source_kind + str(priors.path), [preset], None))
+            preset_options.append((_label(priors), [preset], None))
             break
     preset_options.append(("library", library.recommended_presets if library else None, lib_origin))
     combiner.take("recommended_presets", *preset_options)
@@ -126,24 +147,14 @@ def combine_model_priors(
     if any(label.startswith(tuple(FOREIGN_ORDER)) for label in taken):
         combiner.origins.update(preset_origins)
 
-    base_options: list[tuple[str, Any, KeyOrigin | None]] = [("sidecar", sidecar.base_type if sidecar else None, None)]
-    for priors in ordered:
-        if priors.base_type is not None:
-            base_options.append(
-                (
-                    priors.source_kind + str(priors.path),
-                    priors.base_type.value,
-                    _foreign_origin(priors, priors.base_type),
-                )
-            )
-    base_options.append(("library", library.base_type if library else None, lib_origin))
-    combiner.take("base_type", *base_options)
-
-    vae = next(((str(p.vae.value), _foreign_origin(p, p.vae)) for p in ordered if p.vae is not None), None)
+    combiner.take_from("base_type", ordered, "base_type")
+    vae_from = next((p for p in ordered if p.vae is not None), None)
+    vae = None
+    if vae_from is not None and vae_from.vae is not None:
+        vae = (str(vae_from.vae.value), _foreign_origin(vae_from, vae_from.vae))
+        combiner.used.setdefault(_label(vae_from), []).append("vae")
     profile = _assemble(ModelProfile, "model_profile", {"model_name": stem}, combiner, sidecar, library)
-    candidates = _candidates(
-        combiner, sidecar, sidecar_path, ordered, library, extra_foreign_use={"vae"} if vae else set()
-    )
+    candidates = _candidates(combiner, sidecar, sidecar_path, ordered, library)
     return Priors(profile, candidates, vae)
 
 
@@ -160,32 +171,19 @@ def combine_lora_priors(
     combiner = _Combiner(sidecar, library)
     lib_origin = _library_origin(library) if library else None
 
-    def options(aspect: str, attribute: str, convert: Any) -> list[tuple[str, Any, KeyOrigin | None]]:
-        found: list[tuple[str, Any, KeyOrigin | None]] = [
-            ("sidecar", getattr(sidecar, aspect) if sidecar else None, None)
-        ]
-        for priors in ordered:
-            value = getattr(priors, attribute)
-            if value is not None:
-                found.append((priors.source_kind + str(priors.path), convert(value), _foreign_origin(priors, value)))
-        found.append(("library", getattr(library, aspect) if library else None, lib_origin))
-        return found
-
-    combiner.take(
+    combiner.take_from(
         "recommended_weights",
-        *options(
-            "recommended_weights",
-            "lora_weight",
-            lambda v: [{"label": "preferred weight", "weight": v.value, "rating": "good"}],
-        ),
+        ordered,
+        "lora_weight",
+        lambda v: [{"label": "preferred weight", "weight": v.value, "rating": "good"}],
     )
     combiner.take(
         "recommended_pairings",
         ("sidecar", sidecar.recommended_pairings if sidecar else None, None),
         ("library", library.recommended_pairings if library else None, lib_origin),
     )
-    combiner.take("trigger_phrases", *options("trigger_phrases", "trigger_phrases", lambda v: list(v.value)))
-    combiner.take("target_base_type", *options("target_base_type", "base_type", lambda v: v.value))
+    combiner.take_from("trigger_phrases", ordered, "trigger_phrases", lambda v: list(v.value))
+    combiner.take_from("target_base_type", ordered, "base_type")
     profile = _assemble(LoraProfile, "lora_profile", {"lora_name": stem}, combiner, sidecar, library)
     return Priors(profile, _candidates(combiner, sidecar, sidecar_path, ordered, library))
 
@@ -248,14 +246,9 @@ def _candidates(
     sidecar_path: str,
     foreign: Sequence[ForeignPriors],
     library: _Profile | None,
-    extra_foreign_use: set[str] | None = None,
 ) -> list[Candidate]:
     out = [Candidate("sidecar", sidecar_path, combiner.status("sidecar") if sidecar else "absent")]
-    for index, priors in enumerate(foreign):
-        status = combiner.status(priors.source_kind + str(priors.path))
-        if index == 0 and extra_foreign_use and priors.vae is not None:
-            status = status.replace("nothing used (higher-precedence sources had it)", "used for") + " vae"
-        out.append(Candidate(priors.source_kind, str(priors.path), status))
+    out += [Candidate(p.source_kind, str(p.path), combiner.status(_label(p))) for p in foreign]
     if library is not None:
         path = str(library.document.path) if library.document else "profile library"
         out.append(Candidate("library", path, combiner.status("library")))
