@@ -236,6 +236,9 @@ def set_command(
 def scan(
     folders: Annotated[list[Path], typer.Argument(help="Folders of models and LoRAs (searched recursively).")],
     profiles_dir: ProfilesDir = None,
+    hash_files: Annotated[
+        bool, typer.Option("--hash", help="Hash every file (cached) and match library profiles by hash too.")
+    ] = False,
     output: Output = Format.table,
 ) -> None:
     """List models and LoRAs with the priors found for each, and the problems met."""
@@ -247,7 +250,10 @@ def scan(
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise _fail(ConfigError(f"not a folder: {', '.join(missing)}"))
-    entries = Scanner(profiles_dir if profiles_dir is not None else [shipped_profiles()]).scan(folders, progress=True)
+    from config_layers.hashing import HashCache
+
+    library = profiles_dir if profiles_dir is not None else [shipped_profiles()]
+    entries = Scanner(library, HashCache() if hash_files else None).scan(folders, progress=True)
     if output is Format.json:
         typer.echo(json.dumps([entry.summary() for entry in entries], indent=2))
         return

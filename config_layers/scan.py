@@ -12,6 +12,7 @@ from typing import Any, Literal
 from config_layers.cache import FileCache, StatKey
 from config_layers.errors import ConfigError
 from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
+from config_layers.hashing import HashCache
 from config_layers.library import walk_model_files
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors, read_safetensors_metadata
 from config_layers.normalize import model_stem
@@ -41,6 +42,7 @@ class ScanEntry:
     profile: ModelProfile | LoraProfile | None = None
     candidates: list[Candidate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    sha256: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The entry as plain data (``scan --format json``)."""
@@ -68,6 +70,8 @@ class ScanEntry:
             out["trigger_phrases"] = list(profile.trigger_phrases)
         else:
             out["base_type"] = None
+        if self.sha256:
+            out["sha256"] = self.sha256
         out["sources"] = [{"kind": c.kind, "path": c.path, "status": c.status} for c in self.candidates]
         out["problems"] = list(self.problems)
         return out
@@ -76,7 +80,10 @@ class ScanEntry:
 class Scanner:
     """Scans folders; keeps parsed files between scans (re-read only when a file changes)."""
 
-    def __init__(self, profile_dirs: Sequence[Path] = ()) -> None:
+    def __init__(self, profile_dirs: Sequence[Path] = (), hashes: HashCache | None = None) -> None:
+        """``hashes``: when given, every file is hashed (cached by path, size and mtime) and a file
+        no library profile matches by name is matched by ``sha256`` / ``autov2``."""
+        self._hashes = hashes
         self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
         self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata)
         self._foreign = ForeignReader(self._headers)
@@ -93,6 +100,8 @@ class Scanner:
         """Every model file below ``folders``. A file whose folder listing shows it and the files
         beside it unchanged since the last scan reuses that scan's entry."""
         files = self.files(folders)
+        if self._hashes is not None:
+            self._hashes.hash_many(files, progress=progress)
         listings: dict[Path, dict[str, StatKey]] = {}
         out = []
         for path in _track(files, progress):
@@ -128,16 +137,34 @@ class Scanner:
         if kind == "lora":
             assert sidecar is None or isinstance(sidecar, LoraProfile)
             lora = combine_lora_priors(
-                stem, sidecar, foreign, library.lora(stem) if library else None, sidecar_path=shown
+                stem, sidecar, foreign, self._library_lora(library, stem, path), sidecar_path=shown
             )
             entry.profile, entry.candidates = lora.profile, lora.candidates
         else:
             assert sidecar is None or isinstance(sidecar, ModelProfile)
             model = combine_model_priors(
-                stem, sidecar, foreign, library.model(stem) if library else None, sidecar_path=shown
+                stem, sidecar, foreign, self._library_model(library, stem, path), sidecar_path=shown
             )
             entry.profile, entry.candidates = model.profile, model.candidates
+        if self._hashes is not None:
+            entry.sha256 = self._hashes.sha256(path)
         return entry
+
+    def _library_model(self, library: ProfileLibrary | None, stem: str, path: Path) -> ModelProfile | None:
+        if library is None:
+            return None
+        found = library.model(stem)
+        if found is None and self._hashes is not None:
+            found = library.model_by_hash(self._hashes.sha256(path))
+        return found
+
+    def _library_lora(self, library: ProfileLibrary | None, stem: str, path: Path) -> LoraProfile | None:
+        if library is None:
+            return None
+        found = library.lora(stem)
+        if found is None and self._hashes is not None:
+            found = library.lora_by_hash(self._hashes.sha256(path))
+        return found
 
     def _raw_header(self, path: Path) -> dict[str, str]:
         if path.suffix.lower() != ".safetensors":

@@ -125,3 +125,22 @@ def test_a_second_scan_reuses_entries_until_a_file_beside_changes(shelf: Path) -
     assert third["grain.safetensors"] is not first["grain.safetensors"]
     assert third["grain.safetensors"].summary()["weights"][0]["weight"] == 0.9
     assert third["short.safetensors"] is first["short.safetensors"]
+
+
+def test_scan_with_hashing_matches_the_library_by_hash(tmp_path: Path) -> None:
+    from config_layers.hashing import HashCache
+    from tests.conftest import MODEL_TOML
+
+    model = write_stub_safetensors(tmp_path / "models" / "downloaded_name.safetensors", {"z": "1"})
+    digest = __import__("hashlib").sha256(model.read_bytes()).hexdigest()
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "rv.modelprofile.toml").write_text(
+        MODEL_TOML.replace('tags = ["photoreal"]', f'tags = ["photoreal"]\nsha256 = "{digest}"'), encoding="utf-8"
+    )
+    assert Scanner([shelf]).scan([tmp_path / "models"])[0].profile is None
+    cache = HashCache(tmp_path / "cache.json")
+    (entry,) = Scanner([shelf], cache).scan([tmp_path / "models"])
+    assert entry.sha256 == digest and entry.summary()["sha256"] == digest
+    assert entry.profile is not None and entry.summary()["presets"][1]["id"] == "rvxl_photoreal_default"
+    assert (tmp_path / "cache.json").exists()
