@@ -6,7 +6,7 @@ A reader sees the old file or the new one, never half of either; a crash leaves 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from config_layers.errors import FileError
@@ -14,13 +14,19 @@ from config_layers.errors import FileError
 
 def write_text_atomic(path: Path, text: str, *, overwrite: bool) -> None:
     """Write ``text`` to ``path`` atomically. Without ``overwrite`` an existing file is an
-    error (FileError) and is left untouched; with it, the file's permission bits are kept."""
+    error (FileError) and is left untouched; with it, the file's permission bits are kept.
+    A new file gets the usual permissions (0666 less the umask)."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileError(path, "already exists; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o7777 if path.exists() else None
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        # os.open applies the umask to 0o666, as open() would; mkstemp would force 0600.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise FileError(path, f"cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
@@ -28,15 +34,15 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool) -> None:
             os.fsync(stream.fileno())
         if mode is not None:
             os.chmod(temporary, mode)
-        if not overwrite:
+        if overwrite:
+            os.replace(temporary, path)
+        else:
             # link() fails if the target appeared meanwhile, where replace() would clobber it.
             try:
                 os.link(temporary, path)
             except FileExistsError:
                 raise FileError(path, "already exists; pass --force to replace it") from None
             os.unlink(temporary)
-        else:
-            os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -35,7 +35,7 @@ from config_layers.merge import merge_layers
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
 from config_layers.normalization import normalize_config
 from config_layers.normalize import model_stem
-from config_layers.origin import Origin
+from config_layers.origin import Origin, origin_error
 from config_layers.priors import combine_lora_priors, combine_model_priors
 from config_layers.profiles.families import lora_compatibility
 from config_layers.profiles.library import ProfileLibrary
@@ -70,9 +70,12 @@ from config_layers.stacks import (
     parse_stack,
     promote_legacy,
 )
-from config_layers.validation import short_message
+from config_layers.validation import is_text_field, short_message
 
 log = logging.getLogger("config_layers")
+
+#: The defaults file is ours or the integrator's, but still capped: a stray device file must not hang a build.
+SETTINGS_MAX_BYTES = 16 * 1024 * 1024
 
 _SCHEMA_DEFAULT = Origin("defaults", "built-in default (config_layers.schema)")
 
@@ -135,7 +138,7 @@ class ConfigBuilder:
         self.stacks_dirs = [Path(d) for d in stacks_dirs]
         self._models = FileIndex(self.model_dirs, "model")
         self._loras = FileIndex(self.lora_dirs, "LoRA")
-        self._settings_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=None))
+        self._settings_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=SETTINGS_MAX_BYTES))
         self._user_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES))
         self._model_profiles: FileCache[ModelProfile | None] = FileCache(load_model_profile)
         self._lora_profiles: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
@@ -174,7 +177,7 @@ class ConfigBuilder:
         environ = os.environ if self.environ is None else self.environ
         defaults = defaults_layer(self._settings_docs.get(self.settings_file))
         user, legacy = self._user_layer(environ)
-        env = env_layer(environ, self.env_prefix)
+        env = env_layer(environ, self.env_prefix, text_field)
         call = overrides_layer(overrides, model, loras)
         chosen_model, named = _selection([defaults, user, env, call])
 
@@ -207,6 +210,7 @@ class ConfigBuilder:
             layers.append(stack_overlays_layer(entries, plan.excluded, lora_stack, tuple(plan.notes)))
         layers += [user, env, call]
         merged, history = merge_layers(layers)
+        _only_resolved_paths(history)
         normalize_config(merged, history)
         config = _validate(merged, history)
         leaves = dict(iter_leaves(config.model_dump()))
@@ -378,7 +382,9 @@ class ConfigBuilder:
     def _by_hash(self, file: Path, kind: str) -> Any:
         if not self.match_by_hash:
             return None
-        digest = self._hashes().sha256(file)
+        hashes = self._hashes()
+        digest = hashes.sha256(file)
+        hashes.save()
         library = self._profile_library()
         return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
 
@@ -452,6 +458,25 @@ def _base_source(profile: ModelProfile | LoraProfile, key: str) -> str:
     return f"the profile {profile.document.path}" if profile.document else "its profile"
 
 
+def text_field(path: tuple[str, ...]) -> bool:
+    """Whether the config leaf at ``path`` holds text (env and ``--set`` values keep their string)."""
+    return is_text_field(PipelineConfig, path)
+
+
+def _only_resolved_paths(history: History) -> None:
+    """``loras.<name>.path`` is the file the builder resolved inside the LoRA directories; a
+    user-controlled layer setting it would bypass that confinement."""
+    for path, assignments in history.items():
+        if len(path) == 3 and path[0] == "loras" and path[2] == "path":
+            for assignment in assignments:
+                if assignment.layer.name != "lora_overlays":
+                    raise origin_error(
+                        assignment.origin,
+                        format_path(path),
+                        "is resolved from the LoRA directories and cannot be set; name the file in a LoRA stack",
+                    )
+
+
 def _spelling(name: str, path: Path | None) -> str:
     """A LoRA is spelled as its file's stem when the name differs from it only in case."""
     if path is not None:
@@ -507,12 +532,15 @@ def _describe(error: Any, merged: dict[str, Any], history: History) -> str:
 
 
 def _origin_at(loc: ConfigPath, history: History) -> Origin | None:
-    for depth in range(len(loc), 0, -1):
-        assignments = history.get(loc[:depth])
-        if assignments:
-            return assignments[-1].origin
-    below = [a for path, a in history.items() if path[: len(loc)] == loc and a]
-    return below[-1][-1].origin if below else None
+    """The latest assignment at ``loc``, above it (a value where a table belongs) or below it (a
+    table where a value belongs): whichever was declared last made the value that failed."""
+    related = [
+        assignment
+        for path, assignments in history.items()
+        if path[: len(loc)] == loc or loc[: len(path)] == path
+        for assignment in assignments
+    ]
+    return max(related, key=lambda a: a.seq).origin if related else None
 
 
 def _value_at(data: Any, loc: ConfigPath) -> Any:

@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 
-from config_layers.builder import ConfigBuilder
+from config_layers.builder import ConfigBuilder, text_field
 from config_layers.errors import ConfigError
 from config_layers.layers.env import parse_value
-from config_layers.schema import PipelineConfig
+from config_layers.provenance import REDACTED
+from config_layers.schema import SECRET_LEAVES, PipelineConfig
 from config_layers.shipped import examples_dir
 from config_layers.stacks import STAGES
 
@@ -74,7 +75,7 @@ def _build(
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        overrides[key.strip()] = parse_value(raw.strip())
+        overrides[key.strip()] = parse_value(raw.strip(), text=text_field(tuple(key.strip().split("."))))
     builder = ConfigBuilder(
         settings_file=settings,
         model_dirs=models_dir or [],
@@ -225,11 +226,12 @@ def set_command(
 
     try:
         target = file or locate_user_file(None, os.environ, "STABLENEW")[0] or _platform_user_file()
-        parsed = parse_value(value)
+        parsed = parse_value(value, text=text_field(tuple(key.split("."))))
         set_value(target, key, parsed)
     except ConfigError as error:
         raise _fail(error) from None
-    typer.echo(f"{target}: {key} = {parsed!r}")
+    shown = REDACTED if tuple(key.split(".")) in SECRET_LEAVES else repr(parsed)
+    typer.echo(f"{target}: {key} = {shown}")
 
 
 @app.command()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,12 @@ def read_document(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> D
     """
     fmt: DocumentFormat = "toml" if path.suffix.lower() == ".toml" else "json"
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError(
+                path, "is not a regular file" if not stat.S_ISDIR(info.st_mode) else "is a directory, not a file"
+            )
+        size = info.st_size
         if max_bytes is not None and size > max_bytes:
             raise FileError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
         with path.open("rb") as handle:

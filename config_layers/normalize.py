@@ -7,7 +7,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 # The WebUI reports checkpoints as "name.safetensors [abc123def4]" (short or full hash).
-_HASH_SUFFIX = re.compile(r"\s*\[[0-9a-fA-F]{8,64}\]\s*$")
+_HASH_SUFFIX = re.compile(r"\s*\[[0-9a-fA-F]{6,64}\]\s*$")
 _MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
 
 

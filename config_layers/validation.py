@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic_core import ErrorDetails
 
 _SHORT = {
@@ -70,6 +70,20 @@ def did_you_mean(key: str, candidates: list[str]) -> str | None:
 
 def allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str] | None:
     """The field names of the table at ``loc`` inside ``model``, or None where any key goes."""
+    current = _unwrap(annotation_at(model, loc))
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def is_text_field(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    """Whether the field at ``loc`` holds text (so ``1234`` given for it means the string)."""
+    current = _unwrap(annotation_at(model, loc))
+    return isinstance(current, type) and issubclass(current, (str, SecretStr))
+
+
+def annotation_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
+    """The type annotation of the field at ``loc`` inside ``model`` (None past a leaf or an unknown key)."""
     current: Any = model
     for part in loc:
         current = _unwrap(current)
@@ -84,10 +98,7 @@ def allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str
             current = get_args(current)[1]
         else:
             return None
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return None
+    return current
 
 
 def _unwrap(annotation: Any) -> Any:

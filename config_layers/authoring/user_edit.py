@@ -9,6 +9,7 @@ from dynaconf.utils import object_merge
 from pydantic import ValidationError
 
 from config_layers.atomic import write_text_atomic
+from config_layers.documents import read_document
 from config_layers.errors import ConfigError, FileError
 from config_layers.layers.base import nest
 from config_layers.schema import PipelineConfig, schema_defaults
@@ -39,7 +40,7 @@ def set_value(path: Path, key: str, value: Any) -> None:
     from tomlkit.exceptions import ParseError
 
     check_setting(key, value)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = read_document(path).text if path.exists() else ""
     try:
         document = tomlkit.parse(text)
     except ParseError as exc:

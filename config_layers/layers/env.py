@@ -9,7 +9,7 @@ boolean, ``[1, 2]`` a list); anything that is not a TOML value is a string, kept
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from config_layers.errors import ConfigError
@@ -20,8 +20,12 @@ from config_layers.origin import KeyPath, Origin
 RESERVED_SUFFIXES = ("USER_FILE",)
 
 
-def parse_value(raw: str) -> Any:
-    """Type a string as a TOML value; what is not one stays the string itself."""
+def parse_value(raw: str, *, text: bool = False) -> Any:
+    """Type a string as a TOML value; what is not one stays the string itself. For a ``text``
+    field the string is kept as written (a password ``12345678`` is not a number); a quoted
+    TOML string is still unquoted."""
+    if text and not (len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'"):
+        return raw
     try:
         parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
@@ -29,7 +33,10 @@ def parse_value(raw: str) -> Any:
     return parsed["v"] if parsed.keys() == {"v"} else raw
 
 
-def env_layer(environ: Mapping[str, str], prefix: str) -> Layer:
+def env_layer(
+    environ: Mapping[str, str], prefix: str, is_text: Callable[[tuple[str, ...]], bool] = lambda path: False
+) -> Layer:
+    """The prefixed variables as a layer; ``is_text(path)`` says which keys hold text."""
     head = f"{prefix}_"
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
@@ -49,7 +56,10 @@ def env_layer(environ: Mapping[str, str], prefix: str) -> Layer:
             target = child
         if isinstance(target.get(parts[-1]), dict):
             raise ConfigError(f"{name}: other variables set keys below it; set one or the other")
-        target[parts[-1]] = parse_value(environ[name])
+        if parts[-1] in target:
+            other = origins[tuple(parts)].source
+            raise ConfigError(f"{name} and {other} set the same key (names differ only in case); keep one")
+        target[parts[-1]] = parse_value(environ[name], text=is_text(tuple(parts)))
         origins[tuple(parts)] = Origin("env", name, tuple(parts))
         names.append(name)
     notes = () if names else (f"no {head}* variables set",)

@@ -83,7 +83,8 @@ def validate_profile(document: Document, model: type[_P], kind: str) -> _P:
         raise document.error((), f"missing 'kind'; expected kind = {kind!r}")
     if data["kind"] != kind:
         raise document.error(("kind",), f"unknown kind {data['kind']!r}; expected {kind!r}")
-    if data.get("version") != 1:
+    version = data.get("version")
+    if type(version) is not int or version != 1:  # True == 1 and 1.0 == 1 in Python
         shown = data.get("version", "(missing)")
         raise document.error(("version",), f"unsupported version {shown!r}; this release reads version 1")
     try:
