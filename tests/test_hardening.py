@@ -22,7 +22,7 @@ runner = CliRunner()
 def test_no_user_layer_may_set_a_lora_path(library: Library) -> None:
     library.lora("L")
     user = library.file("user.toml", '[loras.L]\npath = "../../etc/passwd"\n')
-    with pytest.raises(FileError, match="loras.L.path: is resolved from the LoRA directories") as caught:
+    with pytest.raises(FileError, match=r"loras\.L\.path: is resolved from the LoRA directories") as caught:
         library.builder(user_file=user).build(loras=["L"])
     assert caught.value.line == 2
     with pytest.raises(ConfigError, match="STABLENEW_LORAS__L__PATH"):
