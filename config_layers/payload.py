@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from config_layers.normalize import model_stem
+
 if TYPE_CHECKING:
     from config_layers.schema import PipelineConfig
 
@@ -21,7 +23,9 @@ def prompt_with_loras(config: PipelineConfig, *, triggers: bool = True) -> str:
     already in the prompt and a LoRA the prompt already loads (any weight) are not added."""
     parts = [config.prompt.strip()] if config.prompt.strip() else []
     text = config.prompt
-    for name, lora in config.loras.items():
+    for key, lora in config.loras.items():
+        # The WebUI finds a LoRA by its file's stem, which a stack entry's name need not be.
+        name = model_stem(lora.path) if lora.path else key
         if triggers and lora.trigger and lora.trigger.casefold() not in text.casefold():
             parts.append(lora.trigger)
             text += f", {lora.trigger}"
@@ -32,12 +36,24 @@ def prompt_with_loras(config: PipelineConfig, *, triggers: bool = True) -> str:
     return ", ".join(parts)
 
 
-def webui_payload(config: PipelineConfig, stage: str = "txt2img", *, triggers: bool = True) -> dict[str, Any]:
-    """Payload keys are the ones the WebUI API (and the ``webuiapi`` client) use. The refiner
-    keys (``refiner_checkpoint``, ``refiner_switch_at``, WebUI >= 1.6) are sent only when the
-    refiner is enabled."""
+def webui_payload(
+    config: PipelineConfig, stage: str | None = None, *, triggers: bool = True, refiner: bool = False
+) -> dict[str, Any]:
+    """The payload for ``stage`` (default: the stage the config was built for; another stage is
+    an error, since its LoRAs were filtered for the built one). Every key is one the
+    ``webuiapi`` client sends. The refiner's keys (``refiner_checkpoint``, ``refiner_switch_at``,
+    WebUI >= 1.6) are not: with the refiner enabled, pass ``refiner=True`` to include them."""
+    built = config._report.stage if config._report is not None else "txt2img"
+    stage = stage or built
     if stage not in PAYLOAD_STAGES:
         raise ValueError(f"no WebUI payload for stage {stage!r}; stages with one: {', '.join(PAYLOAD_STAGES)}")
+    if stage != built:
+        raise ValueError(f"this config was built for stage {built!r}; build it with stage={stage!r} for that payload")
+    if config.refiner.enabled and not refiner:
+        raise ValueError(
+            "the refiner is enabled; its keys (refiner_checkpoint, refiner_switch_at) are not ones the webuiapi "
+            "client sends: pass refiner=True to include them"
+        )
     t = config.txt2img
     override_settings: dict[str, Any] = {"sd_vae": config.vae, "CLIP_stop_at_last_layers": t.clip_skip}
     if config.model:
@@ -69,7 +85,7 @@ def webui_payload(config: PipelineConfig, stage: str = "txt2img", *, triggers: b
             }
     else:
         payload["denoising_strength"] = config.img2img.denoising_strength
-    if config.refiner.enabled:
+    if config.refiner.enabled and refiner:
         payload["refiner_checkpoint"] = config.refiner.checkpoint
         payload["refiner_switch_at"] = config.refiner.switch_at
     if config.adetailer.enabled:

@@ -185,12 +185,15 @@ class PipelineConfig(_Section):
             pairs.append((lora.path, lora.weight))
         return pairs
 
-    def to_webui_payload(self, stage: str = "txt2img", *, triggers: bool = True) -> dict[str, Any]:
-        """The AUTOMATIC1111 ``/sdapi/v1/<stage>`` payload (``txt2img`` or ``img2img``), with
-        ``<lora:name:weight>`` tokens and (when ``triggers``) trigger words in the prompt."""
+    def to_webui_payload(
+        self, stage: str | None = None, *, triggers: bool = True, refiner: bool = False
+    ) -> dict[str, Any]:
+        """The AUTOMATIC1111 ``/sdapi/v1/<stage>`` payload (``txt2img`` or ``img2img``; default:
+        the stage this config was built for), with ``<lora:name:weight>`` tokens and (when
+        ``triggers``) trigger words in the prompt. ``refiner=True`` adds the refiner's keys."""
         from config_layers.payload import webui_payload
 
-        return webui_payload(self, stage, triggers=triggers)
+        return webui_payload(self, stage, triggers=triggers, refiner=refiner)
 
 
 #: Leaf paths that hold credentials: their values are redacted in every dump.

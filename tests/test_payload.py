@@ -34,9 +34,10 @@ def configured(library: Library) -> Library:
     return library
 
 
-def client_keys() -> set[str]:
-    """Every key the webuiapi client puts in a txt2img payload."""
-    webuiapi = pytest.importorskip("webuiapi")
+def client_keys(stage: str = "txt2img") -> set[str]:
+    """Every key the webuiapi client puts in a txt2img or img2img payload."""
+    import webuiapi
+
     captured: dict[str, Any] = {}
     api = webuiapi.WebUIApi(host="127.0.0.1", port=9)
 
@@ -44,7 +45,10 @@ def client_keys() -> set[str]:
         captured.update(json)
 
     api.post_and_get_api_result = capture
-    api.txt2img(prompt="x", enable_hr=True)
+    if stage == "txt2img":
+        api.txt2img(prompt="x", enable_hr=True)
+    else:
+        api.img2img(images=[], prompt="x")
     return set(captured)
 
 
@@ -76,32 +80,51 @@ def test_payload_fields(configured: Library) -> None:
         "sd_vae": "Automatic",
         "CLIP_stop_at_last_layers": 2,
     }
-    img2img = cfg.to_webui_payload("img2img")
+    img2img = configured.builder().build(model="RealVisXL_V4.0", stage="img2img").to_webui_payload()
     assert img2img["denoising_strength"] == 0.3 and "enable_hr" not in img2img
     with pytest.raises(ValueError, match="no WebUI payload for stage 'upscale'"):
         cfg.to_webui_payload("upscale")
+    with pytest.raises(ValueError, match="built for stage 'txt2img'; build it with stage='img2img'"):
+        cfg.to_webui_payload("img2img")
 
 
-def test_every_key_we_send_is_one_the_webuiapi_client_sends(configured: Library) -> None:
-    keys = client_keys()
-    cfg = configured.builder().build(
-        model="RealVisXL_V4.0",
-        lora_stack="look",
-        overrides={"hires": {"enabled": True}, "adetailer": {"enabled": True}},
-    )
+@pytest.mark.parametrize("stage", ["txt2img", "img2img"])
+def test_every_key_we_send_is_one_the_webuiapi_client_sends(configured: Library, stage: str) -> None:
+    keys = client_keys(stage)
+    everything_on = {
+        "hires": {"enabled": True},
+        "adetailer": {"enabled": True},
+        "upscale": {"enabled": True},
+        "refiner": {"enabled": True, "checkpoint": "sdxl_refiner"},
+    }
+    cfg = configured.builder().build(model="RealVisXL_V4.0", lora_stack="look", stage=stage, overrides=everything_on)
+    with pytest.raises(ValueError, match="pass refiner=True"):
+        cfg.to_webui_payload()
+    del everything_on["refiner"]
+    cfg = configured.builder().build(model="RealVisXL_V4.0", lora_stack="look", stage=stage, overrides=everything_on)
     payload = cfg.to_webui_payload()
     assert set(payload) <= keys, set(payload) - keys
     assert set(payload["override_settings"]) <= {"sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"}
 
 
-def test_refiner_keys_only_when_enabled(configured: Library) -> None:
+def test_refiner_keys_only_when_asked(configured: Library) -> None:
     cfg = configured.builder().build(model="RealVisXL_V4.0")
     assert "refiner_checkpoint" not in cfg.to_webui_payload()
     cfg = configured.builder().build(
         model="RealVisXL_V4.0", overrides={"refiner": {"enabled": True, "checkpoint": "sdxl_refiner"}}
     )
-    payload = cfg.to_webui_payload()
+    payload = cfg.to_webui_payload(refiner=True)
     assert (payload["refiner_checkpoint"], payload["refiner_switch_at"]) == ("sdxl_refiner", 0.8)
+
+
+def test_lora_tokens_use_the_file_stem(configured: Library) -> None:
+    (configured.loras / "named.lorastack.toml").write_text(
+        '[[loras]]\nname = "grain"\nfile = "film_grain.safetensors"\nscale = 0.8\napplies_to = ["txt2img"]\n',
+        encoding="utf-8",
+    )
+    cfg = configured.builder().build(model="RealVisXL_V4.0", lora_stack="named")
+    assert list(cfg.loras) == ["grain"]
+    assert cfg.to_webui_payload()["prompt"] == "<lora:film_grain:0.8>"
 
 
 def test_lora_token_formats_weights_without_float_noise() -> None:
