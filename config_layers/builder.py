@@ -25,7 +25,7 @@ from config_layers.hashing import HashCache
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layer
-from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer, stack_overlays_layer
+from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer, stack_layers
 from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
@@ -198,16 +198,19 @@ class ConfigBuilder:
                 found.model.model_name,
                 "".join(f" + {lora.name}" for lora in plan.loras),
             )
-        overlays = lora_overlays_layer(
-            self._lora_selections(found, suggestion, plan),
-            found.model,
-            (suggestion.preset_id or "", suggestion.preset_index) if suggestion else None,
-            tuple(found.lora_notes),
-        )
-        layers = [defaults, profile_layer, overlays]
+        selections = self._lora_selections(found, suggestion, plan)
+        dropped = {ex.entry.entry.name.casefold() for ex in plan.excluded}
+        # LoRAs another layer names although the stack excluded them are declared after the stack.
+        excluded = {p.name.casefold() for p in plan.loras if p.entry is None and p.name.casefold() in dropped}
+        preset = (suggestion.preset_id or "", suggestion.preset_index) if suggestion else None
+        early = [sel for sel in selections if sel.name.casefold() not in excluded]
+        late = [sel for sel in selections if sel.name.casefold() in excluded]
+        layers = [defaults, profile_layer, lora_overlays_layer(early, found.model, preset, tuple(found.lora_notes))]
         if stack is not None:
-            entries = [(p.entry, p.path) for p in plan.loras if p.entry is not None]
-            layers.append(stack_overlays_layer(entries, plan.excluded, lora_stack, tuple(plan.notes)))
+            resolved = {id(p.entry): p.path for p in plan.loras if p.entry is not None}
+            layers += stack_layers(stack.steps, resolved, stage, stack.name, tuple(plan.notes))
+        if late:
+            layers.append(lora_overlays_layer(late, found.model, preset))
         layers += [user, env, call]
         merged, history = merge_layers(layers)
         _only_resolved_paths(history)
@@ -240,7 +243,7 @@ class ConfigBuilder:
                 f"legacy 'lora'/'lora_scale' keys and the LoRA stack {name!r} together; pick one schema",
             )
         if legacy is not None:
-            return ComposedStack("(legacy lora keys)", [legacy.stack], [legacy])
+            return ComposedStack.single("(legacy lora keys)", legacy)
         if name is None:
             return None
         directories = [*self.stacks_dirs, *self.lora_dirs]

@@ -24,7 +24,7 @@ class PlannedLora:
 @dataclass
 class LoraPlan:
     loras: list[PlannedLora] = field(default_factory=list)
-    #: Excluded by a derived stack and not named by any other layer.
+    #: Every inherited entry a derived stack excluded.
     excluded: list[Exclusion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -72,7 +72,14 @@ def plan_loras(
         by_name[name.casefold()] = PlannedLora(name, found, named_by_layers=True)
         plan.loras.append(by_name[name.casefold()])
     if stack is not None:
-        plan.excluded = [ex for ex in stack.excluded if ex.entry.entry.name.casefold() not in by_name]
+        plan.excluded = list(stack.excluded)
+        for exclusion in stack.excluded:
+            also_named = by_name.get(exclusion.entry.entry.name.casefold())
+            if also_named is not None and also_named.entry is None:
+                plan.notes.append(
+                    f"stack {stack.name!r} excludes {also_named.name!r} ({exclusion.by.path}), "
+                    "but another layer names it: it stays"
+                )
     return plan
 
 

@@ -32,16 +32,17 @@ def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], History]:
     history: History = {}
     seq = 0
     for layer in layers:
-        recorder = _Recorder(layer, history, seq)
-        data = recorder.canonical(layer.data, merged, (), ())
-        seq = recorder.seq
-        merged = object_merge(merged, data, list_merge="shallow")
+        # Deletions come first: a layer drops what earlier layers declared, then adds its own.
         for path, origin in layer.removals:
             if _delete(merged, path):
                 history.setdefault(path, []).append(
                     Assignment(path, None, layer, (), seq, kind="deleted", fixed_origin=origin)
                 )
                 seq += 1
+        recorder = _Recorder(layer, history, seq)
+        data = recorder.canonical(layer.data, merged, (), ())
+        seq = recorder.seq
+        merged = object_merge(merged, data, list_merge="shallow")
     return merged, history
 
 

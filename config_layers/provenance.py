@@ -158,28 +158,30 @@ class Provenance(Mapping[str, FieldProvenance]):
         return entry
 
     def _assemble(self, key: str, path: ConfigPath) -> FieldProvenance:
-        own = self._history.get(path, [])
         secret = path in self._secrets
-        if not own:
-            return FieldProvenance(key, self._leaves[path], self._default_origin, (), secret)
+        above = [a for depth in range(1, len(path)) for a in self._history.get(path[:depth], [])]
+        # A value where a table belongs, or a deletion, above this leaf ends what was declared before it.
+        cut = max((a.seq for a in above if a.kind == "deleted" or not isinstance(a.value, Mapping)), default=-1)
+        own = [a for a in self._history.get(path, []) if a.seq > cut]
+        earlier: list[Assignment] = [a for a in self._history.get(path, []) if a.seq <= cut]
+        earlier += [a for a in above if a.kind == "deleted" or not isinstance(a.value, Mapping)]
+        if not own:  # nothing declared since: the schema's default stands
+            chain = tuple(self._entry(path, a) for a in sorted(earlier, key=lambda a: a.seq))
+            return FieldProvenance(key, self._leaves[path], self._default_origin, chain, secret)
         winner = own[-1]
-        earlier: list[Assignment] = list(own[:-1])
-        for depth in range(1, len(path)):
-            earlier += [a for a in self._history.get(path[:depth], []) if not isinstance(a.value, Mapping)]
+        earlier += own[:-1]
         if not (isinstance(winner.value, Mapping) and winner.value):
             for below in self._descendants(path):
                 earlier += self._history[below]
-        chain = tuple(
-            ChainEntry(
-                format_path(a.path),
-                a.value,
-                a.origin,
-                a.kind if a.path == path else ("deleted" if a.kind == "deleted" else "replaced"),
-            )
-            for a in sorted(earlier, key=lambda a: a.seq)
-            if a.seq < winner.seq
-        )
+        chain = tuple(self._entry(path, a) for a in sorted(earlier, key=lambda a: a.seq) if a.seq < winner.seq)
         return FieldProvenance(key, winner.value, winner.origin, chain, secret)
+
+    @staticmethod
+    def _entry(path: ConfigPath, assignment: Assignment) -> ChainEntry:
+        kind: AssignmentKind = assignment.kind
+        if assignment.path != path and kind != "deleted":
+            kind = "replaced"  # an assignment above or below this leaf, overwritten as a whole
+        return ChainEntry(format_path(assignment.path), assignment.value, assignment.origin, kind)
 
     def _descendants(self, path: ConfigPath) -> list[ConfigPath]:
         if self._below is None:

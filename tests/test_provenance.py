@@ -183,12 +183,15 @@ def test_recorded_winner_equals_merged_value_for_every_leaf(stack: list[dict[str
     assert json.dumps(merged, sort_keys=True) == json.dumps(expected, sort_keys=True)
     leaves = dict(iter_leaves(merged))
     prov = Provenance(history, leaves, Origin("defaults", "schema"))
+    declared = [{tuple(k.lower() for k in path) for path, _ in iter_leaves(data)} for data in stack]
     for path, value in leaves.items():
         entry = prov[format_path(path)]
-        assert entry.value == value or (value != value and entry.value != entry.value)
-        assert _get(merged, path) == entry.value or value != value
-        seqs = [c.origin for c in entry.chain]
-        assert len(seqs) == len(entry.chain)
+        assert json.dumps(entry.value) == json.dumps(value)
+        assert json.dumps(_get(merged, path)) == json.dumps(entry.value)
+        folded = tuple(k.lower() for k in path)
+        expected = max(i for i, leaves_of in enumerate(declared) if folded in leaves_of)
+        assert entry.layer == names[expected], (path, entry.layer, names[expected])
+        assert all(c.origin.layer in names for c in entry.chain)
 
 
 @settings(max_examples=200, deadline=None)

@@ -319,3 +319,28 @@ def test_parallel_arrays_stay_equal_in_length(stacks: Library) -> None:
     lenient = stacks.builder(lenient=True).build(model="RealVisXL_V4.0", loras=["ghost"])
     with pytest.raises(ValueError, match="'ghost' has no resolved file"):
         _ = lenient.lora_paths
+
+
+def test_an_excluded_entry_added_back_keeps_its_history(stacks: Library) -> None:
+    derived = stack(
+        stacks,
+        "swap",
+        'extends = "western"\n[loras]\nexclude = ["film_grain"]\n[[loras.add]]\nname = "film_grain"\n'
+        'file = "extra.safetensors"\nscale = 0.2\napplies_to = ["txt2img"]\n',
+    )
+    entry = build(stacks, "swap").provenance["loras.film_grain.weight"]
+    assert entry.value == 0.2 and entry.source == str(derived)
+    assert [(c.value, c.kind) for c in entry.chain] == [(0.6, "set"), (0.8, "set"), (None, "deleted")]
+    assert entry.chain[-1].origin.source == str(derived)
+
+
+def test_a_lora_named_by_a_layer_survives_an_exclusion_and_the_chain_says_so(stacks: Library) -> None:
+    stack(stacks, "dusk", 'extends = "western"\n[loras]\nexclude = ["film_grain"]\n')
+    cfg = build(stacks, "dusk", loras=["film_grain"])
+    assert cfg.loras["film_grain"].weight == 0.6 and cfg.loras["film_grain"].trigger is None
+    chain = cfg.provenance["loras.film_grain.weight"].chain
+    assert [(c.value, c.kind) for c in chain] == [(0.8, "set"), (None, "deleted")]
+    trigger = cfg.provenance["loras.film_grain.trigger"]
+    assert trigger.value is None and [c.value for c in trigger.chain] == ["film grain", None]
+    (overlays,) = [s for s in cfg.report.layers if s.name == "lora_overlays"]
+    assert any("but another layer names it: it stays" in note for note in overlays.notes)

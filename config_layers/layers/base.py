@@ -18,7 +18,7 @@ class Layer:
 
     ``data`` is plain nested data (tables, lists, scalars) in config shape. ``origin_of``
     maps a key path as written in ``data`` to where it was declared. ``removals`` are
-    paths the layer deletes (with their origin). ``sources`` and ``notes`` feed the
+    paths the layer deletes (with their origin) before its data is merged. ``sources`` and ``notes`` feed the
     ``layers`` section of a dump: what was read, and what was looked for and not found.
     """
 

@@ -1,24 +1,25 @@
 """Layer 3, ``lora_overlays``: each selected LoRA's weight, file and trigger.
 
-Two parts, merged in this order, both recorded under the layer name ``lora_overlays``:
-the profile part (weights by the most specific rule that has one, files found by name),
-then the stack part (a named stack's entries, or the legacy flat keys), so a stack's
-``scale`` wins over a profile's prior and the provenance chain shows both.
+Parts merged in this order, all recorded under the layer name ``lora_overlays``: the
+profile part (weights by the most specific rule that has one, files found by name); then one
+part per file of a named stack's chain (or the legacy flat keys), so a stack's ``scale`` wins
+over a profile's prior and the provenance chain shows both; last, the profile part of LoRAs
+another layer names although the stack excluded them (the explicit name wins).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config_layers.layers.base import ConfigPath, Layer, mapped_layer
+from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.model_profile import profile_origin, profile_source
 from config_layers.origin import KeyPath, Origin
 from config_layers.profiles.models import LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LoraWeightChoice
-from config_layers.stacks import Exclusion, LocatedEntry
+from config_layers.stacks import LocatedEntry, StackStep
 
 LEGACY_RULE = "legacy: promoted from the flat lora/lora_scale keys (scale defaults to 1.0)"
 
@@ -70,37 +71,48 @@ def lora_overlays_layer(
     return mapped_layer("lora_overlays", data, origins, sources=tuple(sources), notes=notes)
 
 
-def stack_overlays_layer(
-    entries: Sequence[tuple[LocatedEntry, Path | None]],
-    excluded: Sequence[Exclusion],
-    stack_name: str | None,
+def stack_layers(
+    steps: Sequence[StackStep],
+    resolved: Mapping[int, Path | None],
+    stage: str,
+    stack_name: str,
     notes: tuple[str, ...] = (),
-) -> Layer:
-    """A stack's entries as ``loras.<name>.{weight,path,trigger}``, each located at its line in
-    the stack file; entries a derived stack excluded are declared and then removed, so
-    ``explain loras.<name>`` shows them and which file dropped them."""
-    loras: dict[str, dict[str, Any]] = {}
-    origins: dict[KeyPath, Origin] = {}
-    sources: list[str] = []
-    for located, path in entries:
-        _declare(loras, origins, located, path)
-        if located.stack not in sources:
-            sources.append(located.stack)
-    removals: list[tuple[ConfigPath, Origin]] = []
-    for exclusion in excluded:
-        _declare(loras, origins, exclusion.entry, None)
-        where = Origin(
-            "lora_overlays",
-            str(exclusion.by.path),
-            exclusion.key,
-            rule=f"excluded by stack {stack_name!r}" if stack_name else "excluded",
-            _locate=exclusion.by.position,
+) -> list[Layer]:
+    """One layer per stack file of the chain, base first, each located in its file: it drops
+    what it excludes, then declares its entries for ``stage`` (``loras.<name>.{weight,path,
+    trigger}``). So ``explain loras.<name>`` shows an excluded entry, which file dropped it, and
+    an entry added back. ``resolved`` maps ``id(entry)`` to the file of each entry that is in
+    the final stack."""
+    layers = []
+    for index, step in enumerate(steps):
+        loras: dict[str, dict[str, Any]] = {}
+        origins: dict[KeyPath, Origin] = {}
+        for located in step.declares:
+            if stage in located.entry.applies_to:
+                _declare(loras, origins, located, resolved.get(id(located)))
+        removals = tuple(
+            (
+                ("loras", exclusion.entry.entry.name),
+                Origin(
+                    "lora_overlays",
+                    str(exclusion.by.path),
+                    exclusion.key,
+                    rule=f"excluded by stack {stack_name!r}",
+                    _locate=exclusion.by.position,
+                ),
+            )
+            for exclusion in step.excludes
         )
-        removals.append((("loras", exclusion.entry.entry.name), where))
-    layer = mapped_layer(
-        "lora_overlays", {"loras": loras} if loras else {}, origins, sources=tuple(sources), notes=notes
-    )
-    return Layer(layer.name, layer.data, layer.origin_of, layer.sources, layer.notes, tuple(removals))
+        source = str(step.document.path)
+        layer = mapped_layer(
+            "lora_overlays",
+            {"loras": loras} if loras else {},
+            origins,
+            sources=(source,),
+            notes=notes if index == len(steps) - 1 else (),
+        )
+        layers.append(Layer(layer.name, layer.data, layer.origin_of, layer.sources, layer.notes, removals))
+    return layers
 
 
 def _declare(

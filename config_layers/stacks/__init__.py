@@ -1,7 +1,7 @@
 """Named LoRA stacks: base stacks, derived stacks (``extends`` with ``exclude``/``add``),
 stage filtering, the legacy flat ``lora``/``lora_scale`` keys, and safe file resolution."""
 
-from config_layers.stacks.compose import ComposedStack, Exclusion, compose_stack
+from config_layers.stacks.compose import ComposedStack, Exclusion, StackStep, compose_stack
 from config_layers.stacks.loading import STACK_SUFFIX, find_stack, load_stack
 from config_layers.stacks.models import (
     LEGACY_KEYS,
@@ -24,6 +24,7 @@ __all__ = [
     "LocatedEntry",
     "StackEntry",
     "StackFile",
+    "StackStep",
     "Stage",
     "compose_stack",
     "find_stack",

@@ -20,6 +20,15 @@ class Exclusion:
     key: KeyPath
 
 
+@dataclass(frozen=True)
+class StackStep:
+    """What one stack file of the chain does, base first: drop ``excludes``, then add ``declares``."""
+
+    document: Document
+    declares: list[LocatedEntry]
+    excludes: list[Exclusion]
+
+
 @dataclass
 class ComposedStack:
     """A stack after composition, before the stage filter."""
@@ -29,6 +38,12 @@ class ComposedStack:
     entries: list[LocatedEntry]
     excluded: list[Exclusion] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    steps: list[StackStep] = field(default_factory=list)
+
+    @classmethod
+    def single(cls, name: str, entry: LocatedEntry) -> ComposedStack:
+        """A one-entry stack (the legacy ``lora``/``lora_scale`` keys)."""
+        return cls(name, [entry.stack], [entry], steps=[StackStep(entry.document, [entry], [])])
 
     def for_stage(self, stage: Stage) -> tuple[list[LocatedEntry], list[LocatedEntry]]:
         """(entries whose ``applies_to`` holds ``stage``, the others), both in order."""
@@ -60,9 +75,11 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
     for stack in chain:
         if stack.extends is None:
             composed.entries = [stack.legacy] if stack.legacy else list(stack.entries)
+            composed.steps.append(StackStep(stack.document, list(composed.entries), []))
             continue
         inherited = {e.entry.name.casefold(): e for e in composed.entries}
         dropped: set[str] = set()
+        step_excludes: list[Exclusion] = []
         for excluded_name, key in stack.exclude:
             entry = inherited.get(excluded_name.casefold())
             if entry is None:
@@ -72,7 +89,7 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
                 composed.warnings.append(str(stack.document.error(key, message)))
                 continue
             dropped.add(excluded_name.casefold())
-            composed.excluded.append(Exclusion(entry, stack.document, key))
+            step_excludes.append(Exclusion(entry, stack.document, key))
         composed.entries = [e for e in composed.entries if e.entry.name.casefold() not in dropped]
         names = {e.entry.name.casefold() for e in composed.entries}
         for added in stack.add:
@@ -83,4 +100,6 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
                 )
             names.add(added.entry.name.casefold())
             composed.entries.append(added)
+        composed.excluded += step_excludes
+        composed.steps.append(StackStep(stack.document, list(stack.add), step_excludes))
     return composed
