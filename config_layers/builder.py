@@ -87,6 +87,7 @@ class _Profiles:
     model: ModelProfile | None = None
     checkpoint: Path | None = None
     vae: tuple[str, KeyOrigin] | None = None
+    library_checked: bool = False
     loras: dict[str, LoraProfile | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     lora_notes: list[str] = field(default_factory=list)
@@ -343,7 +344,9 @@ class ConfigBuilder:
         sidecar_path = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES)
         sidecar = self._model_profiles.get(sidecar_path) if sidecar_path else None
         foreign = self._read_foreign(checkpoint, found, lenient)
-        library = self._profile_library().model(stem) or self._by_hash(checkpoint, "model")
+        library = None
+        if not (sidecar and sidecar.recommended_presets and sidecar.base_type != "unknown"):
+            library = self._library_for(found, lenient).model(stem) or self._by_hash(checkpoint, "model")
         shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
         priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown)
         found.vae = priors.vae
@@ -361,7 +364,9 @@ class ConfigBuilder:
         sidecar_path = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
         sidecar = self._lora_profiles.get(sidecar_path) if sidecar_path else None
         foreign = self._read_foreign(lora_file, found, lenient)
-        library = self._profile_library().lora(stem) or self._by_hash(lora_file, "lora")
+        library = None
+        if not (sidecar and sidecar.recommended_weights and sidecar.target_base_type != "unknown"):
+            library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
         shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
         priors = combine_lora_priors(stem, sidecar, foreign, library, sidecar_path=shown)
         if priors.profile is None:
@@ -371,6 +376,17 @@ class ConfigBuilder:
         else:
             found.lora_notes.append(priors.explain(f"LoRA {name!r}"))
         return priors.profile
+
+    def _library_for(self, found: _Profiles, lenient: bool) -> ProfileLibrary:
+        """The profile library, consulted only when a sidecar leaves an aspect open; its broken
+        files fail the build then (or are warnings when lenient)."""
+        library = self._profile_library()
+        if library.problems and not lenient:
+            raise ConfigErrors([str(p) for p in library.problems], title="unreadable profiles in the profile library:")
+        found.warnings += [
+            f"ignored unreadable library profile: {p}" for p in library.problems if str(p) not in str(found.warnings)
+        ]
+        return library
 
     def _read_foreign(self, file: Path, found: _Profiles, lenient: bool) -> list[ForeignPriors]:
         priors, problems = self._foreign.read(file)

@@ -280,6 +280,28 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     stage: str = "txt2img"
 
+    def explain(self, key: str) -> str:
+        """Provenance of ``key`` plus the notes of the layers involved: which profile candidates
+        were considered and what each supplied, how the preset was chosen, stack notes."""
+        text = self.provenance.explain(key)
+        involved = set()
+        for name in self.provenance:
+            if _under(name, key) or _under(key, name):
+                entry = self.provenance[name]
+                involved.add(entry.layer)
+                involved.update(item.origin.layer for item in entry.chain)
+        parts = key.split(".")
+        lora = parts[1] if len(parts) > 1 and parts[0] == "loras" else None
+        notes = [
+            f"  note ({summary.name}): {line}" if index == 0 else f"    {line}"
+            for summary in self.layers
+            if summary.name in involved
+            for note in summary.notes
+            if lora is None or summary.name != "lora_overlays" or repr(lora) in note
+            for index, line in enumerate(note.splitlines())
+        ]
+        return "\n".join([text, *notes])
+
     def to_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The public JSON shape: ``{"config", "provenance", "layers", "warnings"}``."""
         return {

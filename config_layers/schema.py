@@ -160,8 +160,10 @@ class PipelineConfig(_Section):
         return self.report.warnings
 
     def explain(self, key: str) -> str:
-        """A person-readable account of ``key`` (a leaf or a table such as ``loras``)."""
-        return self.report.provenance.explain(key)
+        """A person-readable account of ``key`` (a leaf or a table such as ``loras``): its winner,
+        the chain it overrode, and the notes of the layers involved (profile candidates
+        considered, how the preset was chosen)."""
+        return self.report.explain(key)
 
     def field_provenance(self, key: str) -> FieldProvenance:
         return self.report.provenance[key]

@@ -172,3 +172,27 @@ def test_shipped_library_applies_to_a_checkpoint_without_sidecar(library: Librar
     cfg = library.builder(profile_dirs=[profiles_dir()]).build(model="sd_xl_base_1.0")
     entry = cfg.provenance["txt2img.steps"]
     assert entry.layer == "model_profile" and "sdxl_base_1.0.modelprofile.toml" in entry.source
+
+
+def test_a_broken_library_profile_only_matters_when_the_library_is_consulted(library: Library) -> None:
+    shelf = library.root / "shelf"
+    shelf.mkdir()
+    (shelf / "bad.loraprofile.toml").write_text('kind = "lora_profile"\nversion = 1\nlora_name = 3\n', encoding="utf-8")
+    library.model("RealVisXL_V4.0", MODEL_TOML)
+    library.model("Plain")
+    assert library.builder(profile_dirs=[shelf]).build(model="RealVisXL_V4.0").txt2img.cfg_scale == 6.5
+    with pytest.raises(
+        ConfigError, match=r"unreadable profiles in the profile library:\n  - .*bad\.loraprofile\.toml:3:1"
+    ):
+        library.builder(profile_dirs=[shelf]).build(model="Plain")
+    cfg = library.builder(profile_dirs=[shelf], lenient=True).build(model="Plain")
+    assert [w for w in cfg.warnings if "bad.loraprofile.toml" in w] and len(cfg.warnings) == 1
+
+
+def test_explain_lists_the_candidates_and_the_preset_choice(library: Library) -> None:
+    checkpoint = library.model("RealVisXL_V4.0", MODEL_TOML)
+    info = write_json(checkpoint.with_name("RealVisXL_V4.0.civitai.info"), CIVITAI_INFO)
+    text = library.builder().build(model="RealVisXL_V4.0").explain("txt2img.cfg_scale")
+    assert "note (model_profile): priors for model 'RealVisXL_V4.0':" in text
+    assert f"civitai_info {info}: nothing used" in text
+    assert "preset 'rvxl_photoreal_default' has the highest rating (best)" in text

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from config_layers.errors import FileError
+from config_layers.errors import ConfigError, FileError
 from config_layers.normalize import model_stem
 from config_layers.profiles.loading import (
     LORA_SIDECAR_SUFFIXES,
@@ -21,7 +21,9 @@ _P = TypeVar("_P", bound=_Profile)
 
 class ProfileLibrary:
     """Every profile below some folders, indexed by ``model_name``/``lora_name`` and aliases
-    (compared as bare stems, case-folded). Read once, when first needed."""
+    (compared as bare stems, case-folded). Read once, when first needed. A file that cannot
+    be read is skipped and its error kept in ``problems``: the caller decides whether that
+    fails a build (the default) or is a warning (lenient mode)."""
 
     def __init__(self, directories: Sequence[Path]) -> None:
         self.directories = list(directories)
@@ -29,19 +31,26 @@ class ProfileLibrary:
         self._loras: dict[str, LoraProfile] = {}
         self._model_hashes: dict[str, ModelProfile] = {}
         self._lora_hashes: dict[str, LoraProfile] = {}
+        self.problems: list[ConfigError] = []
         for directory in self.directories:
             for path in sorted(directory.rglob("*")) if directory.is_dir() else ():
-                name = path.name.lower()
-                if name.endswith(MODEL_SIDECAR_SUFFIXES):
-                    model = load_model_profile(path)
-                    if model is not None:
-                        _index(self._models, model, [model.model_name, *model.aliases])
-                        _index_hashes(self._model_hashes, model)
-                elif name.endswith(LORA_SIDECAR_SUFFIXES):
-                    lora = load_lora_profile(path)
-                    if lora is not None:
-                        _index(self._loras, lora, [lora.lora_name, *lora.aliases])
-                        _index_hashes(self._lora_hashes, lora)
+                try:
+                    self._add(path)
+                except ConfigError as exc:
+                    self.problems.append(exc)
+
+    def _add(self, path: Path) -> None:
+        name = path.name.lower()
+        if name.endswith(MODEL_SIDECAR_SUFFIXES):
+            model = load_model_profile(path)
+            if model is not None:
+                _index(self._models, model, [model.model_name, *model.aliases])
+                _index_hashes(self._model_hashes, model)
+        elif name.endswith(LORA_SIDECAR_SUFFIXES):
+            lora = load_lora_profile(path)
+            if lora is not None:
+                _index(self._loras, lora, [lora.lora_name, *lora.aliases])
+                _index_hashes(self._lora_hashes, lora)
 
     def model(self, name: str) -> ModelProfile | None:
         return self._models.get(model_stem(name).casefold())
