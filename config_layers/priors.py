@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
 from config_layers.metadata import ForeignPriors, ForeignValue
+from config_layers.positions import json_positions
 from config_layers.profiles.models import KeyOrigin, LoraProfile, ModelProfile, _Profile
 
 P = TypeVar("P", bound=_Profile)
@@ -59,7 +61,26 @@ class Priors(Generic[P]):
 
 def _foreign_origin(priors: ForeignPriors, value: ForeignValue) -> KeyOrigin:
     note = f" ({value.note})" if value.note else ""
-    return KeyOrigin(str(priors.path), f"{priors.source_kind}: {value.key}{note}")
+    rule = f"{priors.source_kind}: {value.key}{note}"
+    if priors.source_kind == "safetensors_header" or any(c in value.key for c in ".[*"):
+        return KeyOrigin(str(priors.path), rule)  # no single line to point at
+    return KeyOrigin(str(priors.path), rule, _JsonLocator(priors.path), (value.key,))
+
+
+class _JsonLocator:
+    """Positions of keys in a foreign JSON file, read only when a position is asked for."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._positions: dict[tuple[str | int, ...], tuple[int, int]] | None = None
+
+    def __call__(self, key: tuple[str | int, ...]) -> tuple[int, int] | None:
+        if self._positions is None:
+            try:
+                self._positions = json_positions(self.path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                self._positions = {}
+        return self._positions.get(key)
 
 
 def _library_origin(profile: _Profile) -> KeyOrigin:

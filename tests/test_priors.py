@@ -83,7 +83,7 @@ def test_a1111_checkpoint_metadata_gives_the_vae(library: Library) -> None:
     cfg = library.builder().build(model="Plain")
     assert cfg.vae == "sdxl_vae.safetensors"
     entry = cfg.provenance["vae"]
-    assert (entry.layer, entry.source) == ("model_profile", str(meta))
+    assert (entry.layer, entry.source, entry.line) == ("model_profile", str(meta), 4)
     assert entry.origin.rule is not None and entry.origin.rule.startswith("a1111_metadata: vae")
 
 
@@ -94,6 +94,7 @@ def test_a1111_preferred_weight_for_a_lora(library: Library) -> None:
     assert cfg.loras["Styled"].weight == 0.7
     entry = cfg.provenance["loras.Styled.weight"]
     assert entry.source == str(meta) and "a1111_metadata: preferred weight" in (entry.origin.rule or "")
+    assert entry.line == 2 and entry.column == 3
 
 
 def test_preferred_weight_zero_means_unset(library: Library) -> None:
@@ -196,3 +197,12 @@ def test_explain_lists_the_candidates_and_the_preset_choice(library: Library) ->
     assert "note (model_profile): priors for model 'RealVisXL_V4.0':" in text
     assert f"civitai_info {info}: nothing used" in text
     assert "preset 'rvxl_photoreal_default' has the highest rating (best)" in text
+
+
+def test_civitai_cfg_rounding_is_recorded(library: Library) -> None:
+    checkpoint = library.model("Noisy")
+    images = [{"meta": {"sampler": "Euler", "steps": 20, "cfgScale": 6.499999999999998, "Size": "1024x1024"}}]
+    write_json(checkpoint.with_name("Noisy.civitai.info"), {"baseModel": "SDXL 1.0", "images": images})
+    entry = library.builder().build(model="Noisy").provenance["txt2img.cfg_scale"]
+    assert entry.value == 6.5
+    assert "normalized: 6.499999999999998 rounded to 6.5 before voting" in (entry.origin.rule or "")

@@ -143,6 +143,7 @@ def _vote_settings(metas: list[dict[str, object]], prefix: str | None, context: 
     sampler_votes: _Votes[str] = _Votes()
     steps_votes: _Votes[int] = _Votes()
     cfg_votes: _Votes[float] = _Votes()
+    cfg_rounded: dict[float, float] = {}  # vote -> a raw value rounded into it
     size_votes: _Votes[tuple[int, int]] = _Votes()
     for meta in metas:
         if meta.get("sampler") is not None:
@@ -154,7 +155,10 @@ def _vote_settings(metas: list[dict[str, object]], prefix: str | None, context: 
             steps_votes.add(as_count(meta["steps"]))
         if meta.get("cfgScale") is not None:
             cfg = as_number(meta["cfgScale"], allow_string=True)
-            cfg_votes.add(round_to_precision(cfg, 2) if cfg is not None and cfg > 0 else None)
+            vote = round_to_precision(cfg, 2) if cfg is not None and cfg > 0 else None
+            if vote is not None and cfg is not None and vote != cfg:
+                cfg_rounded.setdefault(vote, cfg)
+            cfg_votes.add(vote)
         if meta.get("Size") is not None:
             size_votes.add(parse_resolution(meta["Size"]))
 
@@ -187,7 +191,9 @@ def _vote_settings(metas: list[dict[str, object]], prefix: str | None, context: 
     ):
         win = votes.winner()
         if win is not None:
-            found[name] = ForeignValue(win[0], f"{meta_key}.{key}", _join(win[1], context))
+            rounded = cfg_rounded.get(win[0]) if name == "cfg" and isinstance(win[0], float) else None
+            how = None if rounded is None else f"normalized: {rounded!r} rounded to {win[0]!r} before voting"
+            found[name] = ForeignValue(win[0], f"{meta_key}.{key}", _join(win[1], how, context))
     return found
 
 

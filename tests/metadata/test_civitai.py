@@ -45,7 +45,11 @@ def test_realistic_version(write_json: Any, civitai_version: dict[str, Any], sha
     assert priors.scheduler is not None and priors.scheduler.value == "Karras"
     assert priors.scheduler.note is not None and "images using 'DPM++ 2M'" in priors.scheduler.note
     assert priors.steps == ForeignValue(30, "images[*].meta.steps", "most common of 4 images (2 votes)")
-    assert priors.cfg == ForeignValue(6.5, "images[*].meta.cfgScale", "most common of 4 images (2 votes)")
+    assert priors.cfg == ForeignValue(
+        6.5,
+        "images[*].meta.cfgScale",
+        "most common of 4 images (2 votes); normalized: 6.499999999999998 rounded to 6.5 before voting",
+    )
     assert priors.resolution == ForeignValue((832, 1216), "images[*].meta.Size", "most common of 4 images (3 votes)")
     assert priors.lora_weight is None and priors.vae is None and priors.output_name is None
 
