@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dynaconf.utils import find_the_correct_casing
 from pydantic import ValidationError
@@ -21,7 +21,6 @@ from config_layers.cache import FileCache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
-from config_layers.hashing import HashCache
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layer
@@ -71,6 +70,9 @@ from config_layers.stacks import (
     promote_legacy,
 )
 from config_layers.validation import is_text_field, short_message
+
+if TYPE_CHECKING:
+    from config_layers.hashing import HashCache
 
 log = logging.getLogger("config_layers")
 
@@ -408,6 +410,8 @@ class ConfigBuilder:
         return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
 
     def _hashes(self) -> HashCache:
+        from config_layers.hashing import HashCache  # hashing is opt-in: keep hashlib off the import path
+
         with self._library_lock:
             if self._hash_cache is None:
                 self._hash_cache = HashCache(self.hash_cache_file)

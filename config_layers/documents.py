@@ -84,15 +84,16 @@ def read_document(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> D
         if max_bytes is not None and size > max_bytes:
             raise FileError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
         with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1 if max_bytes is not None else -1)
+            # Read what stat promised plus one byte (to notice growth): read(n) allocates n up front.
+            raw = handle.read(size + 1 if max_bytes is None else min(size, max_bytes) + 1)
     except FileNotFoundError:
         raise FileError(path, "file not found") from None
     except IsADirectoryError:
         raise FileError(path, "is a directory, not a file") from None
     except OSError as exc:
         raise FileError(path, f"cannot read: {exc.strerror or exc}") from None
-    if max_bytes is not None and len(raw) > max_bytes:  # grew after stat
-        raise FileError(path, f"file is over the {max_bytes}-byte limit")
+    if len(raw) > size:
+        raise FileError(path, "changed while being read; try again")
     return parse_document(path, raw, fmt)
 
 

@@ -87,11 +87,12 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
         raise MetadataError(path, f"file is {info.st_size} bytes, over the {max_bytes}-byte limit")
     try:
         with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for what stat promised, plus one to see growth.
+            raw = handle.read(info.st_size + 1)
     except OSError as error:
         raise MetadataError(path, f"cannot read file: {error.strerror or error}") from error
-    if len(raw) > max_bytes:
-        raise MetadataError(path, f"file grew past the {max_bytes}-byte limit while being read")
+    if len(raw) > info.st_size:
+        raise MetadataError(path, "file changed while being read; try again")
     return raw
 
 
