@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,16 +52,39 @@ StageName = Annotated[str, typer.Option("--stage", help="Stage the stack entries
 StacksDir = Annotated[list[Path] | None, typer.Option("--stacks-dir", help="Folder of stack files (repeatable).")]
 
 
+#: The options ``build`` and ``explain`` share, named as their parameters are.
+_BUILD_OPTIONS = (
+    "model",
+    "lora",
+    "models_dir",
+    "loras_dir",
+    "profiles_dir",
+    "user_file",
+    "settings",
+    "preset",
+    "set_",
+    "lenient",
+    "stack",
+    "stage",
+    "stacks_dir",
+)
+
+
+def _build_options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The shared build options out of a command's arguments (its ``locals()``)."""
+    return {name: arguments[name] for name in _BUILD_OPTIONS}
+
+
 def _build(
     model: str | None,
-    loras: list[str] | None,
+    lora: list[str] | None,
     models_dir: list[Path] | None,
     loras_dir: list[Path] | None,
     profiles_dir: list[Path] | None,
     user_file: Path | None,
     settings: Path | None,
     preset: str | None,
-    sets: list[str] | None,
+    set_: list[str] | None,
     lenient: bool,
     stack: str | None,
     stage: str,
@@ -71,7 +94,7 @@ def _build(
         library = examples_dir() / "models"
         models_dir, loras_dir = [library / "Stable-diffusion"], [library / "Lora"]
     overrides = {}
-    for item in sets or []:
+    for item in set_ or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
@@ -89,7 +112,7 @@ def _build(
         raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     return builder.build(
         model=model,
-        loras=loras or [],
+        loras=lora or [],
         overrides=overrides,
         preset_id=preset,
         lora_stack=stack,
@@ -126,21 +149,7 @@ def build(
     from config_layers import dumps
 
     try:
-        config = _build(
-            model,
-            lora,
-            models_dir,
-            loras_dir,
-            profiles_dir,
-            user_file,
-            settings,
-            preset,
-            set_,
-            lenient,
-            stack,
-            stage,
-            stacks_dir,
-        )
+        config = _build(**_build_options(locals()))
     except ConfigError as error:
         raise _fail(error) from None
     if output is Format.json:
@@ -170,21 +179,7 @@ def explain(
 ) -> None:
     """Print the winning value of each KEY, where it came from and what it overrode."""
     try:
-        config = _build(
-            model,
-            lora,
-            models_dir,
-            loras_dir,
-            profiles_dir,
-            user_file,
-            settings,
-            preset,
-            set_,
-            lenient,
-            stack,
-            stage,
-            stacks_dir,
-        )
+        config = _build(**_build_options(locals()))
         texts = [config.explain(key) for key in keys]
     except ConfigError as error:
         raise _fail(error) from None

@@ -210,7 +210,7 @@ _UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2
 
 
 def unsafe_character(text: str) -> str | None:
-    """The first control or bidi-override character in ``text`` (as ``U+XXXX``), or ``None``."""
+    """The first control or bidi-override character in ``text`` (as ``U+202E``, say), or ``None``."""
     match = _UNSAFE_CHARACTERS.search(text)
     return None if match is None else f"U+{ord(match.group()):04X}"
 
