@@ -562,6 +562,8 @@ def _origin_at(loc: ConfigPath, history: History) -> Origin | None:
         for path, assignments in history.items()
         if path[: len(loc)] == loc or loc[: len(path)] == path
         for assignment in assignments
+        # An empty table declared above (every --lora does that) sets no value here.
+        if path[: len(loc)] == loc or not isinstance(assignment.value, Mapping)
     ]
     return max(related, key=lambda a: a.seq).origin if related else None
 

@@ -104,3 +104,10 @@ def test_matching_by_hash_persists_the_cache(library: Library) -> None:
     library.builder(match_by_hash=True, hash_cache_file=cache).build(model="x")
     saved = json.loads(cache.read_text(encoding="utf-8"))
     assert str(checkpoint.resolve()) in saved["files"]
+
+
+def test_an_empty_table_above_does_not_take_the_blame(library: Library) -> None:
+    library.lora("L")
+    user = library.file("user.toml", "[loras.L]\nweight = 9\n")
+    with pytest.raises(ConfigError, match=r"loras.L.weight = 9 \(user_file, .*user.toml:2:1\): must be <= 5.0"):
+        library.builder(user_file=user).build(loras=["L"])
