@@ -8,6 +8,7 @@ from typing import Any
 
 from config_layers.loras.keyformat import KeyReport, classify_keys, read_tensor_index
 from config_layers.metadata.safetensors_header import priors_from_metadata
+from config_layers.metadata.types import MetadataError
 from config_layers.profiles.families import base_type_family, lora_compatibility
 
 #: How many keys an error message quotes.
@@ -110,6 +111,17 @@ def inspect_lora(path: Path) -> LoraInspection:
         None if base is None else str(base.value),
         None if base is None else base.key,
     )
+
+
+def key_format_label(path: Path) -> str | None:
+    """``kohya SDXL``, ``MLX (mlx-examples) Flux``… for ``scan``; None for a file whose header cannot be read
+    (scan reports that problem itself) or that is not a safetensors file."""
+    if path.suffix.lower() != ".safetensors":
+        return None
+    try:
+        return inspect_lora(path).label
+    except MetadataError:
+        return None
 
 
 def key_check(name: str, inspection: LoraInspection, model_base_type: str | None) -> tuple[str | None, str | None]:

@@ -21,6 +21,7 @@ Formats (the names are what ``lora inspect`` prints):
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -78,7 +79,7 @@ _UP = re.compile(r"(?:\.lora_up\.weight|\.lora_B(?:\.\w+)?\.weight|[._]lora\.up\
 _DOWN = re.compile(r"(?:\.lora_down\.weight|\.lora_A(?:\.\w+)?\.weight|[._]lora\.down\.weight|\.lora_a)$")
 #: The width of the text fed to cross-attention (the text encoder's) tells SD1.x, SD2.x and SDXL apart.
 _CONTEXT_WIDTH: Final[Mapping[int, Family]] = {768: "sd15", 1024: "sd2", 2048: "sdxl"}
-_CROSS_ATTENTION_KEY = re.compile(r"attn2[._]to_k")
+_CROSS_ATTENTION_KEY = re.compile(r"attn2[._](?:processor[._])?to_k")
 _BLOCK_MARKERS: Final[tuple[tuple[str, Family], ...]] = (
     ("double_blocks", "flux"),
     ("single_blocks", "flux"),
@@ -99,10 +100,7 @@ class TensorInfo:
 
     @property
     def elements(self) -> int:
-        count = 1
-        for size in self.shape:
-            count *= size
-        return count
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import struct
 from collections.abc import Iterator
@@ -110,10 +111,7 @@ class _Planned:
 
     @property
     def nbytes(self) -> int:
-        count = DTYPE_SIZES[self.dtype]
-        for size in self.shape:
-            count *= size
-        return count
+        return DTYPE_SIZES[self.dtype] * math.prod(self.shape)
 
 
 @dataclass(frozen=True)
