@@ -265,3 +265,31 @@ def test_the_cli_writes_the_jsonl_when_all_passes(tmp_path: Path) -> None:
         runner.invoke(app, ["dataset", "check", str(tmp_path / "imgs"), "--min-images", "2", "-f", "json"]).stdout
     )
     assert data["training_images"] == 2 and data["problems"] == []
+
+
+def test_finetuning_subsets_need_their_metadata_file(tmp_path: Path) -> None:
+    path = toml(
+        tmp_path, '[[datasets]]\ncaption_extension = ".txt"\n[[datasets.subsets]]\nmetadata_file = "meta.json"\n'
+    )
+    report = check_config(path, NO_FLOOR)
+    assert report.problems == [
+        f"{path}:2:1: datasets[0].caption_extension: unknown key (kohya rejects unknown keys)",
+        f"{path}:4:1: datasets[0].subsets[0].metadata_file: {tmp_path / 'meta.json'} does not exist",
+    ]
+    assert report.config is not None and report.config.datasets[0].style == "finetuning"
+
+
+def test_the_top_level_holds_general_and_datasets_only(tmp_path: Path) -> None:
+    path = toml(tmp_path, 'seed = 1\ndatasets = "x"\n')
+    assert load_dataset_config(path).problems == [
+        f"{path}:1:1: seed: unknown key; the top level holds [general] and [[datasets]] only",
+        f"{path}:2:1: datasets: must be an array of tables: [[datasets]]",
+    ]
+
+
+def test_a_missing_or_broken_file_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["dataset", "check", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "nope.toml: file not found" in result.stderr
+    broken = toml(tmp_path, "[[datasets]\n")
+    result = runner.invoke(app, ["dataset", "check", str(broken)])
+    assert result.exit_code == 2 and "dataset.toml:1:" in result.stderr and "invalid TOML" in result.stderr
