@@ -347,7 +347,10 @@ class ConfigBuilder:
         self, name: str, path: Path | None, model: tuple[str, str] | None, found: _Profiles, problems: list[str]
     ) -> None:
         """Will the WebUI recognise the LoRA's tensor names, and do they fit the model's family?"""
-        if path is None or path.suffix.lower() != ".safetensors":
+        if path is None:
+            return
+        if path.suffix.lower() != ".safetensors":
+            found.lora_notes.append(f"LoRA {name!r}: key format not checked (not a .safetensors file)")
             return
         try:
             inspection = self._lora_keys.get(path)

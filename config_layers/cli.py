@@ -348,7 +348,7 @@ def lora_remap(
 @dataset_app.command("check")
 def dataset_check(
     path: Annotated[Path, typer.Argument(help="A kohya dataset TOML, or a folder of image/caption pairs.")],
-    min_images: Annotated[int, typer.Option("--min-images", help="Fewest training images allowed.")] = 150,
+    min_images: Annotated[int, typer.Option("--min-images", min=0, help="Fewest training images allowed.")] = 150,
     style_trigger: Annotated[
         str | None, typer.Option("--style-trigger", help="Style LoRA: every caption must be exactly this token.")
     ] = None,

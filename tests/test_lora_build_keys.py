@@ -76,3 +76,10 @@ def test_the_family_check_needs_the_model_side(flux: Library) -> None:
     write_lora(flux.loras / "XL.safetensors", kohya_module("lora_te2_text_model_encoder_layers_0_mlp_fc1", 4, 8, 8))
     cfg = flux.builder().build(loras=["XL"])
     assert cfg.warnings == []
+
+
+def test_a_pickle_lora_is_noted_as_unchecked(flux: Library) -> None:
+    (flux.loras / "Old.pt").write_bytes(b"not read")
+    cfg = flux.builder().build(model="FluxDev", loras=["Old"])
+    notes = next(s for s in cfg.report.layers if s.name == "lora_overlays").notes
+    assert "LoRA 'Old': key format not checked (not a .safetensors file)" in notes

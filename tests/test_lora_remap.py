@@ -8,12 +8,15 @@ from array import array
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from config_layers import ConfigError
 from config_layers.cli import app
 from config_layers.loras.inspect import inspect_lora
-from config_layers.loras.remap import SHIPPED_KEYMAP, load_keymap, remap_lora
+from config_layers.loras.keyformat import DTYPE_SIZES, TensorInfo
+from config_layers.loras.remap import SHIPPED_KEYMAP, Rule, _move, load_keymap, remap_lora
 from tests.lora_files import mlx_flux, read_lora, write_lora
 
 runner = CliRunner()
@@ -186,3 +189,29 @@ def test_remap_cli(mlx: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "already exists" in result.stderr
     inspected = runner.invoke(app, ["lora", "inspect", str(out)])
     assert "format:   kohya Flux" in inspected.output and "39 matched (100 %)" in inspected.output
+
+
+def test_a_file_already_in_the_target_format_is_refused(tmp_path: Path) -> None:
+    kohya = tmp_path / "kohya.safetensors"
+    remap_lora(write_lora(tmp_path / "mlx.safetensors", mlx_flux(RANK, WIDTH)), kohya)
+    with pytest.raises(ConfigError, match="its keys are kohya keys already; nothing to remap"):
+        remap_lora(kohya, tmp_path / "again.safetensors")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 7), st.sampled_from(["U8", "BF16", "F32", "F64"]), st.integers(1, 4))
+def test_moving_elements_is_an_exact_transpose(rows: int, cols: int, dtype: str, tile: int) -> None:
+    size = DTYPE_SIZES[dtype]
+    data = bytes(range(256)) * (rows * cols * size // 256 + 1)
+    data = data[: rows * cols * size]
+    tensor = TensorInfo("t", dtype, (rows, cols), 0, len(data))
+    moved = _move(data, tensor, Rule(source="a", target="b.lora_down.weight", transpose=True, tile=tile))
+    element = [data[i * size : (i + 1) * size] for i in range(rows * cols)]
+    expected = b"".join(element[r * cols + c] for c in range(cols) for r in range(rows))
+    assert moved == expected * tile
+    back = _move(
+        moved[: len(data)],
+        TensorInfo("t", dtype, (cols, rows), 0, len(data)),
+        Rule(source="a", target="b.lora_down.weight", transpose=True),
+    )
+    assert back == data

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config_layers.atomic import write_bytes_atomic
 from config_layers.documents import Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, FileError
-from config_layers.loras.keyformat import DTYPE_SIZES, TensorIndex, TensorInfo, read_tensor_index
+from config_layers.loras.keyformat import DTYPE_SIZES, TensorIndex, TensorInfo, classify_keys, read_tensor_index
 from config_layers.validation import short_message
 
 SHIPPED_KEYMAP: Final[Path] = Path(__file__).resolve().parent / "keymaps" / "mlx-flux-to-kohya.toml"
@@ -150,6 +150,8 @@ def remap_lora(source: Path, out: Path, *, keymap_path: Path | None = None, forc
     if out.resolve() == source.resolve():
         raise FileError(out, "is the source file; write the converted LoRA somewhere else")
     index = read_tensor_index(source)
+    if classify_keys(index.tensors).format == keymap.keymap.to:
+        raise FileError(source, f"its keys are {keymap.keymap.to} keys already; nothing to remap")
     planned, ranks = _plan(index, rules, keymap_path or SHIPPED_KEYMAP)
     digest = _sha256(source)
     metadata = {
