@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import struct
 import tempfile
-import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
+
+from bench_build import median_seconds  # the script's own folder is on sys.path
 
 from config_layers.loras.inspect import inspect_lora
 from config_layers.loras.remap import remap_lora
@@ -62,15 +61,6 @@ def write_mlx_flux(path: Path, rank: int) -> None:
         for name in sorted(shapes):
             rows, cols = shapes[name]
             stream.write(os.urandom(2 * rows * cols))
-
-
-def median_seconds(action: Callable[[], object], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
