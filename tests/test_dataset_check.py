@@ -149,6 +149,7 @@ def test_unknown_and_misplaced_keys_and_bad_types_are_located(tmp_path: Path) ->
           num_repeats = "3"
           caption_extension = "txt"
           resolution = 512
+          face_crop_aug_range = [1, 2]
         """,
     )
     problems = load_dataset_config(path).problems
@@ -159,6 +160,8 @@ def test_unknown_and_misplaced_keys_and_bad_types_are_located(tmp_path: Path) ->
         f"{path}:8:3: datasets[0].subsets[0].caption_extension: must start with a dot "
         "(kohya appends it to the file stem): '.txt'",
         f"{path}:9:3: datasets[0].subsets[0].resolution: not allowed here; it belongs in [general] or [[datasets]]",
+        f"{path}:10:3: datasets[0].subsets[0].face_crop_aug_range: must be a list of two floats, e.g. [0.2, 0.5], "
+        "not [1, 2]",
     ]
 
 

@@ -40,6 +40,10 @@ def _number(value: Any) -> bool:
     return type(value) in (int, float)
 
 
+def _real(value: Any) -> bool:
+    return type(value) is float  # sd-scripts' schema says float: it rejects 1 where 1.0 is meant
+
+
 def _text(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -49,16 +53,17 @@ def _resolution(value: Any) -> bool:
 
 
 def _pair(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(map(_number, value))
+    return isinstance(value, list) and len(value) == 2 and all(map(_real, value))
 
 
 _EXPECTED: Final[dict[Check, str]] = {
     _boolean: "true or false",
     _integer: "an integer",
     _number: "a number",
+    _real: "a float (write 1.0, not 1)",
     _text: "a string",
     _resolution: "an integer or [width, height]",
-    _pair: "a list of two numbers",
+    _pair: "a list of two floats, e.g. [0.2, 0.5]",
 }
 
 # Key groups as sd-scripts names them (config_util.ConfigSanitizer), each key with its type and default.
@@ -96,7 +101,7 @@ DATASET_ASCENDABLE: Final[dict[str, tuple[Check, Any]]] = {
     "max_bucket_reso": (_integer, 1024),
     "min_bucket_reso": (_integer, 256),
     "resolution": (_resolution, None),
-    "network_multiplier": (_number, 1.0),
+    "network_multiplier": (_real, 1.0),
 }
 #: Keys that must be at least this much.
 _MINIMUM: Final[dict[str, int]] = {

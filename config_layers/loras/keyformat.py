@@ -65,7 +65,7 @@ _LYCORIS_PARTS = (
 _PATTERNS: Final[dict[KeyFormat, re.Pattern[str]]] = {
     "kohya": re.compile(rf"lora_(?:unet|te[0-9]?)_\w+\.{_KOHYA_PARTS}"),
     "diffusers": re.compile(
-        r"(?:unet|text_encoder(?:_2)?|transformer|diffusion_model)\.[\w.]+"
+        r"(?:unet|text_encoder(?:_[23])?|transformer|diffusion_model)\.[\w.]+"
         r"(?:\.lora_[AB](?:\.\w+)?\.weight|[._]lora\.(?:down|up)\.weight|\.alpha|\.lora_magnitude_vector)"
     ),
     "onetrainer": re.compile(rf"lora_(?:transformer|te[0-9]?)_\w+\.{_KOHYA_PARTS}"),
