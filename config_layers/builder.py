@@ -356,9 +356,10 @@ class ConfigBuilder:
             inspection = self._lora_keys.get(path)
         except MetadataError:
             return  # the header check reports the unreadable header
-        problem, note = key_check(name, inspection, model[0] if model else None)
-        problems += [problem] if problem else []
-        found.lora_notes += [note] if note else []
+        verdict = key_check(name, inspection, model[0] if model else None)
+        problems += [verdict.problem] if verdict.problem else []
+        found.warnings += [verdict.warning] if verdict.warning else []
+        found.lora_notes += [verdict.note] if verdict.note else []
 
     def _model_profile(self, checkpoint: Path, found: _Profiles, lenient: bool) -> ModelProfile | None:
         """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""

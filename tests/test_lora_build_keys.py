@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config_layers import ConfigError
+from config_layers.loras.remap import remap_lora
 from tests.conftest import MODEL_TOML, Library
 from tests.lora_files import kohya_module, mlx_flux, write_lora
 from tests.test_lora_keyformat import KOHYA_FLUX, ODD, SDXL
@@ -83,3 +86,12 @@ def test_a_pickle_lora_is_noted_as_unchecked(flux: Library) -> None:
     cfg = flux.builder().build(model="FluxDev", loras=["Old"])
     notes = next(s for s in cfg.report.layers if s.name == "lora_overlays").notes
     assert "LoRA 'Old': key format not checked (not a .safetensors file)" in notes
+
+
+def test_a_tiled_remap_warns_and_the_untiled_one_builds_clean(flux: Library) -> None:
+    source = write_lora(flux.root / "mlx.safetensors", mlx_flux())
+    remap_lora(source, flux.loras / "Tiled.safetensors")
+    cfg = flux.builder().build(model="FluxDev", loras=["Tiled"])
+    assert any("3 modules whose down half has another rank" in w and "untiled" in w for w in cfg.warnings)
+    remap_lora(source, flux.loras / "Plain.safetensors", keymap_path=Path("mlx-flux-to-kohya-untiled"))
+    assert flux.builder().build(model="FluxDev", loras=["Plain"]).warnings == []

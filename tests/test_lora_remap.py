@@ -215,3 +215,28 @@ def test_moving_elements_is_an_exact_transpose(rows: int, cols: int, dtype: str,
         Rule(source="a", target="b.lora_down.weight", transpose=True),
     )
     assert back == data
+
+
+def test_the_tiled_layout_is_flagged_and_the_untiled_keymap_is_shipped(mlx: Path, tmp_path: Path) -> None:
+    """The default keymap tiles fused downs (mflux's split layout); loaders that compute up @ down
+    cannot multiply those, so inspect and the build say so. The untiled keymap writes plain kohya."""
+    tiled, plain = tmp_path / "tiled.safetensors", tmp_path / "plain.safetensors"
+    assert "tiled, the split layout mflux reads" in remap_lora(mlx, tiled).render()
+    report = inspect_lora(tiled)
+    assert report.keys.rank_mismatches == (
+        f"lora_unet_double_blocks_0_img_attn_qkv (down {3 * RANK}, up {RANK})",
+        f"lora_unet_double_blocks_0_txt_attn_qkv (down {3 * RANK}, up {RANK})",
+        f"lora_unet_single_blocks_0_linear1 (down {4 * RANK}, up {RANK})",
+    )
+    assert "shapes:   3 modules whose down half has another rank" in report.render()
+    result = remap_lora(mlx, plain, keymap_path=Path("mlx-flux-to-kohya-untiled"))
+    assert result.keymap == "mlx-flux-to-kohya-untiled" and result.tiled == 0
+    assert "note:" not in result.render()
+    header, after = read_lora(plain)
+    _, before = read_lora(mlx)
+    down = "lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight"
+    assert header[down]["shape"] == [RANK, WIDTH]
+    assert elements(after[down], "BF16") == transposed(
+        elements(before["double_blocks.0.img_attn.qkv.lora_a"], "BF16"), WIDTH, RANK
+    )
+    assert inspect_lora(plain).keys.rank_mismatches == ()

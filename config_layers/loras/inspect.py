@@ -70,6 +70,7 @@ class LoraInspection:
             "keys_family_evidence": k.family_evidence,
             "header_base_type": self.header_base_type,
             "agreement": self.agreement,
+            "rank_mismatches": list(k.rank_mismatches),
         }
 
     def render(self) -> str:
@@ -80,6 +81,7 @@ class LoraInspection:
             lines.append("  tensors:  0 (a metadata-only header: no key format to judge)")
         else:
             loads = "yes" if k.loadable else "NO - no WebUI loads these keys (a silent no-op)"
+            loads += " (but see shapes)" if k.loadable and k.rank_mismatches else ""
             lines += [
                 f"  tensors:  {k.tensors}, {k.matched} matched ({k.matched_percent:.0f} %)",
                 f"  loads in A1111/Forge: {loads}",
@@ -89,6 +91,8 @@ class LoraInspection:
                 f"  family:   {k.family or '?'}" + (f" ({k.family_evidence})" if k.family_evidence else ""),
             ]
         lines.append(f"  header:   {self.agreement}")
+        if k.rank_mismatches:
+            lines.append(f"  shapes:   {_mismatch_text(k.rank_mismatches)}")
         if k.unmatched and k.format != "none":
             shown = ", ".join(k.unmatched[:SAMPLE_KEYS]) + (" …" if len(k.unmatched) > SAMPLE_KEYS else "")
             lines.append(f"  unmatched keys ({len(k.unmatched)}): {shown}")
@@ -124,42 +128,60 @@ def key_format_label(path: Path) -> str | None:
         return None
 
 
-def key_check(name: str, inspection: LoraInspection, model_base_type: str | None) -> tuple[str | None, str | None]:
-    """The build's verdict on one LoRA's keys: (problem, note); either may be None.
+def _mismatch_text(mismatches: tuple[str, ...]) -> str:
+    return (
+        f"{len(mismatches)} modules whose down half has another rank than the up half (e.g. {mismatches[0]}): "
+        "loaders that compute up @ down (Forge, ComfyUI, kohya) skip or reject them; a 3x/4x down on qkv/linear1 "
+        "is the tiled split layout mflux reads (remap with --keymap mlx-flux-to-kohya-untiled for the WebUI)"
+    )
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    """The build's verdict on one LoRA's keys; any part may be None."""
+
+    problem: str | None = None
+    warning: str | None = None
+    note: str | None = None
+
+
+def key_check(name: str, inspection: LoraInspection, model_base_type: str | None) -> KeyVerdict:
+    """The build's verdict on one LoRA's keys.
 
     A problem is a format no WebUI loads, keys the loader would skip, or keys of another
-    architecture family than the model's. A header without tensors is only noted.
+    architecture family than the model's. Halves whose ranks disagree are a warning (the tiled
+    split layout is deliberate, for mflux). A header without tensors is only noted.
     """
     keys, where = inspection.keys, f"LoRA {name!r} ({inspection.path})"
     if keys.format == "none":
-        return (
-            None,
-            f"{where}: its header lists no tensors (a metadata-only stand-in), so its key format was not checked",
+        return KeyVerdict(
+            note=f"{where}: its header lists no tensors (a metadata-only stand-in), so its key format was not checked"
         )
     sample = ", ".join(keys.sample)
     if keys.format == "mlx":
-        return (
-            f"{where} has MLX keys (e.g. {sample}) that no WebUI loads: it would be a silent no-op. "
-            f"Convert it: config-layers lora remap {inspection.path} OUT.safetensors"
-        ), None
+        return KeyVerdict(
+            f"{where} has MLX keys (e.g. {sample}) that no WebUI loads: it would be a silent no-op. Convert it: "
+            f"config-layers lora remap {inspection.path} OUT.safetensors --keymap mlx-flux-to-kohya-untiled"
+        )
     if keys.format == "unknown":
-        return (
+        return KeyVerdict(
             f"{where} has keys in no format A1111/Forge load (e.g. {sample}): they would be skipped silently. "
             "Convert it to kohya keys, or ask its author for a kohya/diffusers export"
-        ), None
+        )
     if keys.unmatched:
         shown = ", ".join(keys.unmatched[:SAMPLE_KEYS])
-        return (
+        return KeyVerdict(
             f"{where}: {len(keys.unmatched)} of {keys.tensors} keys do not follow its {_LABELS[keys.format]} "
             f"format (e.g. {shown}); the loader would skip them silently"
-        ), None
+        )
     if (
         keys.family is not None
         and model_base_type is not None
         and lora_compatibility(keys.family, model_base_type) == "incompatible"
     ):
-        return (
+        return KeyVerdict(
             f"{where}: its keys imply {keys.family} ({keys.family_evidence}; e.g. {sample}) and the model is "
             f"{model_base_type}: another architecture family, it cannot load"
-        ), None
-    return None, f"{where}: keys {inspection.label}, {keys.matched}/{keys.tensors} matched"
+        )
+    warning = f"{where}: {_mismatch_text(keys.rank_mismatches)}" if keys.rank_mismatches else None
+    return KeyVerdict(None, warning, f"{where}: keys {inspection.label}, {keys.matched}/{keys.tensors} matched")

@@ -172,6 +172,8 @@ class KeyReport:
     dtypes: dict[str, int]
     family: Family | None
     family_evidence: str | None
+    #: Modules whose down and up halves disagree on the rank: ``name (down N, up M)``.
+    rank_mismatches: tuple[str, ...] = ()
 
     @property
     def loadable(self) -> bool:
@@ -208,6 +210,7 @@ def classify_keys(tensors: Sequence[TensorInfo]) -> KeyReport:
         dtypes=dtypes,
         family=family,
         family_evidence=evidence,
+        rank_mismatches=_rank_mismatches(tensors, fmt),
     )
 
 
@@ -239,3 +242,22 @@ def _ranks(tensors: Sequence[TensorInfo], fmt: KeyFormat) -> tuple[int, ...]:
         if len(t.shape) >= 2 and _UP.search(t.name):
             ranks.add(t.shape[0] if fmt == "mlx" else t.shape[1])
     return tuple(sorted(ranks))
+
+
+def _rank_mismatches(tensors: Sequence[TensorInfo], fmt: KeyFormat) -> tuple[str, ...]:
+    """Modules whose halves cannot be multiplied: loaders compute up @ down, so the up's rank axis
+    must equal the down's (kohya (out, r) / (r, in); MLX (in, r) / (r, out))."""
+    halves: dict[str, dict[str, TensorInfo]] = {}
+    for t in tensors:
+        for role, pattern in (("down", _DOWN), ("up", _UP)):
+            match = pattern.search(t.name)
+            if match is not None and len(t.shape) >= 2:
+                halves.setdefault(t.name[: match.start()], {})[role] = t
+    out = []
+    for module, parts in sorted(halves.items()):
+        if len(parts) == 2:
+            down = parts["down"].shape[1] if fmt == "mlx" else parts["down"].shape[0]
+            up = parts["up"].shape[0] if fmt == "mlx" else parts["up"].shape[1]
+            if down != up:
+                out.append(f"{module} (down {down}, up {up})")
+    return tuple(out)

@@ -26,7 +26,8 @@ from config_layers.errors import ConfigError, ConfigErrors, FileError
 from config_layers.loras.keyformat import DTYPE_SIZES, TensorIndex, TensorInfo, classify_keys, read_tensor_index
 from config_layers.validation import short_message
 
-SHIPPED_KEYMAP: Final[Path] = Path(__file__).resolve().parent / "keymaps" / "mlx-flux-to-kohya.toml"
+KEYMAPS_DIR: Final[Path] = Path(__file__).resolve().parent / "keymaps"
+SHIPPED_KEYMAP: Final[Path] = KEYMAPS_DIR / "mlx-flux-to-kohya.toml"
 _ROLES: Final[dict[str, Literal["down", "up"]]] = {".lora_down.weight": "down", ".lora_up.weight": "up"}
 _ELEMENT: Final[dict[int, Literal["B", "H", "I", "Q"]]] = {1: "B", 2: "H", 4: "I", 8: "Q"}  # memoryview formats by size
 _ALIGN = 8
@@ -70,9 +71,17 @@ class _Compiled:
     role: Literal["down", "up"]
 
 
+def keymap_file(value: Path | None) -> Path:
+    """The keymap file: the default, a shipped keymap by name (``mlx-flux-to-kohya-untiled``), or a path."""
+    if value is None:
+        return SHIPPED_KEYMAP
+    shipped = KEYMAPS_DIR / f"{value}.toml"
+    return shipped if value.parent == Path() and not value.exists() and shipped.is_file() else value
+
+
 def load_keymap(path: Path | None = None) -> tuple[Keymap, list[_Compiled]]:
-    """Read and check a keymap (the shipped one by default); FileError/ConfigErrors with line and column."""
-    document = read_document(path or SHIPPED_KEYMAP)
+    """Read and check a keymap (see keymap_file); FileError/ConfigErrors with line and column."""
+    document = read_document(keymap_file(path))
     try:
         keymap = Keymap.model_validate(document.data)
     except ValidationError as exc:
@@ -126,15 +135,23 @@ class RemapResult:
     tensors_out: int
     modules: int
     ranks: tuple[int, ...]
+    tiled: int = 0
 
     def render(self) -> str:
         ranks = ", ".join(map(str, self.ranks))
-        return (
+        text = (
             f"wrote {self.out}: {self.tensors_in} tensors -> {self.tensors_out} "
             f"({self.modules} modules), keymap {self.keymap} v{self.keymap_version}\n"
             f"alpha = rank ({ranks}) written for every module: kohya's alpha/rank scale is then 1\n"
             f"source sha256 {self.source_sha256} recorded in the metadata"
         )
+        if self.tiled:
+            text += (
+                f"\nnote: the down halves of {self.tiled} fused modules (qkv, linear1) are tiled, the split "
+                "layout mflux reads; Forge, ComfyUI and kohya multiply up @ down and need "
+                "--keymap mlx-flux-to-kohya-untiled"
+            )
+        return text
 
 
 def remap_lora(source: Path, out: Path, *, keymap_path: Path | None = None, force: bool = False) -> RemapResult:
@@ -152,7 +169,7 @@ def remap_lora(source: Path, out: Path, *, keymap_path: Path | None = None, forc
     index = read_tensor_index(source)
     if classify_keys(index.tensors).format == keymap.keymap.to:
         raise FileError(source, f"its keys are {keymap.keymap.to} keys already; nothing to remap")
-    planned, ranks = _plan(index, rules, keymap_path or SHIPPED_KEYMAP)
+    planned, ranks = _plan(index, rules, keymap_file(keymap_path))
     digest = _sha256(source)
     metadata = {
         **index.metadata,
@@ -176,6 +193,7 @@ def remap_lora(source: Path, out: Path, *, keymap_path: Path | None = None, forc
         len(planned),
         len(ranks),
         tuple(sorted(set(ranks.values()))),
+        sum(1 for item in planned if item.rule is not None and item.rule.tile > 1),
     )
 
 
