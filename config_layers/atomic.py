@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 from config_layers.errors import FileError
@@ -16,6 +17,12 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool) -> None:
     """Write ``text`` to ``path`` atomically. Without ``overwrite`` an existing file is an
     error (FileError) and is left untouched; with it, the file's permission bits are kept.
     A new file gets the usual permissions (0666 less the umask)."""
+    write_bytes_atomic(path, [text.encode("utf-8")], overwrite=overwrite)
+
+
+def write_bytes_atomic(path: Path, chunks: Iterable[bytes], *, overwrite: bool) -> None:
+    """Write the ``chunks`` (streamed, e.g. tensors one by one) to ``path`` atomically; the
+    rules of :func:`write_text_atomic` apply. An exception from ``chunks`` leaves no file."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileError(path, "already exists; pass --force to replace it")
@@ -28,8 +35,9 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool) -> None:
     except OSError as exc:
         raise FileError(path, f"cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            for chunk in chunks:
+                stream.write(chunk)
             stream.flush()
             os.fsync(stream.fileno())
         if mode is not None:

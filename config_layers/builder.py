@@ -30,6 +30,7 @@ from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
 from config_layers.library import FileIndex
 from config_layers.lora_plan import LoraPlan, plan_loras
+from config_layers.loras.inspect import LoraInspection, inspect_lora, key_check
 from config_layers.merge import merge_layers
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
 from config_layers.normalization import normalize_config
@@ -149,6 +150,7 @@ class ConfigBuilder:
             lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES))
         )
         self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
+        self._lora_keys: FileCache[LoraInspection] = FileCache(inspect_lora)
         self._foreign = ForeignReader(self._headers)
         self.match_by_hash = match_by_hash
         self.hash_cache_file = Path(hash_cache_file) if hash_cache_file else None
@@ -319,6 +321,7 @@ class ConfigBuilder:
         else:
             model_base = header_base(found.checkpoint)
         for lora in plan.loras:
+            self._check_keys(lora.name, lora.path, model_base, found, problems)
             lora_base = header_base(lora.path)
             if lora_base is None or model_base is None:
                 continue
@@ -339,6 +342,24 @@ class ConfigBuilder:
         if problems and not lenient:
             raise ConfigErrors(problems, title="LoRA check failed (lenient mode records these as warnings):")
         found.warnings += problems
+
+    def _check_keys(
+        self, name: str, path: Path | None, model: tuple[str, str] | None, found: _Profiles, problems: list[str]
+    ) -> None:
+        """Will the WebUI recognise the LoRA's tensor names, and do they fit the model's family?"""
+        if path is None:
+            return
+        if path.suffix.lower() != ".safetensors":
+            found.lora_notes.append(f"LoRA {name!r}: key format not checked (not a .safetensors file)")
+            return
+        try:
+            inspection = self._lora_keys.get(path)
+        except MetadataError:
+            return  # the header check reports the unreadable header
+        verdict = key_check(name, inspection, model[0] if model else None)
+        problems += [verdict.problem] if verdict.problem else []
+        found.warnings += [verdict.warning] if verdict.warning else []
+        found.lora_notes += [verdict.note] if verdict.note else []
 
     def _model_profile(self, checkpoint: Path, found: _Profiles, lenient: bool) -> ModelProfile | None:
         """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""

@@ -291,6 +291,98 @@ def profile_init(
     typer.echo(f"wrote {written} ({entry.kind}: {entry.kind_reason})")
 
 
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+Report = Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+lora_app = typer.Typer(help="Check and convert LoRA files (key formats).", no_args_is_help=True)
+app.add_typer(lora_app, name="lora")
+dataset_app = typer.Typer(help="Preflight LoRA training data.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@lora_app.command("inspect")
+def lora_inspect(
+    files: Annotated[list[Path], typer.Argument(help="LoRA .safetensors files (only their headers are read).")],
+    output: Report = ReportFormat.text,
+) -> None:
+    """Print each LoRA's key format, tensor count, ranks, alpha, dtypes and the family its keys imply."""
+    import json
+
+    from config_layers.loras.inspect import inspect_lora
+
+    reports, failed = [], False
+    for file in files:
+        try:
+            reports.append(inspect_lora(file))
+        except ConfigError as error:
+            typer.echo(f"config-layers: error: {error}", err=True)
+            failed = True
+    if output is ReportFormat.json:
+        typer.echo(json.dumps([report.to_dict() for report in reports], indent=2))
+    else:
+        typer.echo("\n".join(report.render() for report in reports))
+    if failed:
+        raise typer.Exit(2)
+
+
+@lora_app.command("remap")
+def lora_remap(
+    source: Annotated[Path, typer.Argument(help="The LoRA to convert (MLX keys with the shipped keymap).")],
+    out: Annotated[Path, typer.Argument(help="The .safetensors file to write.")],
+    keymap: Annotated[Path | None, typer.Option("--keymap", help="Another keymap TOML.")] = None,
+    force: Force = False,
+) -> None:
+    """Rename a LoRA's tensors by a keymap (MLX -> kohya Flux by default); unmatched keys are errors."""
+    from config_layers.loras.remap import remap_lora
+
+    try:
+        typer.echo(remap_lora(source, out, keymap_path=keymap, force=force).render())
+    except ConfigError as error:
+        raise _fail(error) from None
+
+
+@dataset_app.command("check")
+def dataset_check(
+    path: Annotated[Path, typer.Argument(help="A kohya dataset TOML, or a folder of image/caption pairs.")],
+    min_images: Annotated[int, typer.Option("--min-images", min=0, help="Fewest training images allowed.")] = 150,
+    style_trigger: Annotated[
+        str | None, typer.Option("--style-trigger", help="Style LoRA: every caption must be exactly this token.")
+    ] = None,
+    caption_extension: Annotated[
+        str, typer.Option("--caption-extension", help="Caption extension of a plain folder.")
+    ] = ".txt",
+    emit_jsonl: Annotated[
+        Path | None, typer.Option("--emit-jsonl", help="Write mlx-examples' train.jsonl (only if all checks pass).")
+    ] = None,
+    force: Force = False,
+    output: Report = ReportFormat.text,
+) -> None:
+    """Resolve a kohya dataset config with provenance, then check images, captions and counts."""
+    import json
+
+    from config_layers.dataset.check import CheckOptions, check_config, check_folder, write_jsonl
+
+    options = CheckOptions(min_images, style_trigger)
+    try:
+        if path.is_dir():
+            report = check_folder(path, options, caption_extension=caption_extension)
+        else:
+            report = check_config(path, options)
+        typer.echo(json.dumps(report.to_dict(), indent=2) if output is ReportFormat.json else report.render())
+        if report.problems:
+            problems = "\n".join(f"  - {problem}" for problem in report.problems)
+            typer.echo(f"config-layers: error: {len(report.problems)} problems:\n{problems}", err=True)
+            raise typer.Exit(2)
+        if emit_jsonl is not None:
+            typer.echo(f"wrote {emit_jsonl} ({write_jsonl(report, emit_jsonl, force=force)} lines)")
+    except ConfigError as error:
+        raise _fail(error) from None
+
+
 def _platform_user_file() -> Path:
     from platformdirs import user_config_path
 

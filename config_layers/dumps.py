@@ -111,7 +111,7 @@ def print_scan(entries: Sequence[ScanEntry]) -> None:
         used = [f"{s['kind']}" for s in summary["sources"] if s["status"].startswith("used")]
         table.add_row(
             Text(str(entry.path)),
-            Text(entry.kind),
+            Text(entry.kind + (f" ({entry.key_format})" if entry.key_format else "")),
             Text(str(summary["base_type"] or "?")),
             Text(priors or "-"),
             Text(", ".join(used) or "-"),

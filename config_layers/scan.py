@@ -14,6 +14,7 @@ from config_layers.errors import ConfigError
 from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
 from config_layers.hashing import HashCache
 from config_layers.library import walk_model_files
+from config_layers.loras.inspect import key_format_label
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors, read_safetensors_metadata
 from config_layers.normalize import model_stem
 from config_layers.priors import Candidate, combine_lora_priors, combine_model_priors
@@ -43,6 +44,7 @@ class ScanEntry:
     candidates: list[Candidate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     sha256: str | None = None
+    key_format: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The entry as plain data (``scan --format json``)."""
@@ -72,6 +74,8 @@ class ScanEntry:
             out["base_type"] = None
         if self.sha256:
             out["sha256"] = self.sha256
+        if self.key_format:
+            out["key_format"] = self.key_format
         out["sources"] = [{"kind": c.kind, "path": c.path, "status": c.status} for c in self.candidates]
         out["problems"] = list(self.problems)
         return out
@@ -123,6 +127,7 @@ class Scanner:
         foreign, problems = self._foreign.read(path)
         kind, reason = classify(path, self._raw_header(path))
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
+        entry.key_format = key_format_label(path) if kind == "lora" else None
         stem = model_stem(path.name)
         suffixes = LORA_SIDECAR_SUFFIXES if kind == "lora" else MODEL_SIDECAR_SUFFIXES
         try:

@@ -84,6 +84,11 @@ def parse_safetensors_metadata(raw: bytes, path: Path, *, max_header_bytes: int 
 
 def read_safetensors_metadata(path: Path, *, max_header_bytes: int = MAX_HEADER_BYTES) -> dict[str, str]:
     """Read the ``__metadata__`` of a safetensors file: 8 + N bytes, never the tensor data."""
+    return decode_header(read_header_bytes(path, max_header_bytes=max_header_bytes), path)
+
+
+def read_header_bytes(path: Path, *, max_header_bytes: int = MAX_HEADER_BYTES) -> bytes:
+    """The N JSON header bytes of a safetensors file (tensor data starts at byte 8 + N); capped."""
     try:
         with path.open("rb") as handle:
             info = os.fstat(handle.fileno())
@@ -99,7 +104,7 @@ def read_safetensors_metadata(path: Path, *, max_header_bytes: int = MAX_HEADER_
         raise MetadataError(path, f"cannot read file: {error.strerror or error}") from error
     if len(header) < length:  # the file shrank after the size check
         raise MetadataError(path, f"header length {length} bytes runs past the end of the file")
-    return decode_header(header, path)
+    return header
 
 
 def priors_from_metadata(metadata: dict[str, str], path: Path) -> ForeignPriors:
