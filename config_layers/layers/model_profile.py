@@ -59,9 +59,11 @@ def model_profile_layer(
     origins: dict[KeyPath, Origin] = {}
     sources: list[str] = []
     if suggestion is not None:
-        source = f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
-        sources.append(source)
         preset_key: KeyPath = ("recommended_presets", suggestion.preset_index)
+        # A learned preset lives in the model's .learned.toml, not in its sidecar.
+        learned = profile.key_origin(preset_key) if suggestion.source == "local_learning" else None
+        source = learned.source if learned else f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
+        sources.append(source)
         values = {
             "sampler": suggestion.sampler,
             "scheduler": suggestion.scheduler,
