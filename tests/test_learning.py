@@ -177,15 +177,17 @@ def read(tmp_path: Path, *records: dict[str, object] | str) -> list[Run | Skip |
 @pytest.mark.parametrize(
     ("change", "kind", "text"),
     [
-        ({"metadata": {"user_rating": "five"}}, "wrong_type", "metadata.user_rating: expected a number"),
+        ({"metadata": {"user_rating": "five"}}, "wrong_type", "got `str` - at `$.metadata.user_rating`"),
         ({"metadata": {"user_rating": 7}}, "invalid_value", "metadata.user_rating: 7 is not from 1 to 5"),
-        ({"metadata": []}, "wrong_type", "metadata: expected an object, got an array"),
-        ({"primary_steps": "30", "base_config": {}}, "wrong_type", "primary_steps: expected a number, got a string"),
-        ({"run_id": 12}, "wrong_type", "run_id: expected a non-empty string"),
+        ({"metadata": []}, "wrong_type", "got `array` - at `$.metadata`"),
+        ({"primary_steps": "30", "base_config": {}}, "wrong_type", "got `str` - at `$.primary_steps`"),
+        ({"run_id": 12}, "wrong_type", "got `int` - at `$.run_id`"),
+        ({"run_id": " "}, "wrong_type", "run_id: expected a non-empty string"),
         ({"timestamp": "yesterday"}, "invalid_value", "timestamp: 'yesterday' is not a date and time"),
         ({"base_config": {"txt2img": {"width": 1001}}}, "invalid_value", "base_config.txt2img.width: 1001 is not"),
         ({"base_config": {"txt2img": {"cfg_scale": -1}}}, "invalid_value", "CFG -1 is outside"),
-        ({"base_config": {"txt2img": {"loras": "x"}}}, "wrong_type", "base_config.txt2img.loras: expected an array"),
+        ({"base_config": {"txt2img": {"loras": "x"}}}, "wrong_type", "at `$.base_config.txt2img.loras`"),
+        ({"metadata": {"variable_under_test": "Steps", "variant_value": "x"}}, "wrong_type", "expected a number"),
     ],
 )
 def test_bad_values_are_problems_with_line(tmp_path: Path, change: dict[str, object], kind: str, text: str) -> None:
@@ -206,7 +208,7 @@ def test_bad_values_are_problems_with_line(tmp_path: Path, change: dict[str, obj
 
 def test_json_that_is_not_an_object(tmp_path: Path) -> None:
     (item,) = read(tmp_path, "[1, 2]")
-    assert isinstance(item, Problem) and item.kind == "wrong_type" and "not an array" in item.message
+    assert isinstance(item, Problem) and item.kind == "wrong_type" and "Expected `object`, got `array`" in item.message
 
 
 def test_blank_lines_are_ignored_but_counted_in_numbering(tmp_path: Path) -> None:

@@ -24,13 +24,15 @@ import hashlib
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from config_layers.learning.records import RECORD_KINDS, Knobs, Run, Skip
 from config_layers.normalize import model_stem, round_to_precision
 
 KIND_WEIGHTS: dict[str, float] = {"experiment": 1.0, "review": 0.5}
 LEGACY_WEIGHT = 0.5
+_WEIGHTS = {kind: KIND_WEIGHTS[counted] for kind, counted in RECORD_KINDS.items()}
 STRONG_EXPERIMENT_RUNS = 3
 #: Evidence kept (and written) per preset: its newest runs. ``runs_observed`` counts them all.
 EVIDENCE_LIMIT = 20
@@ -38,8 +40,7 @@ EVIDENCE_LIMIT = 20
 RATING_LABELS = ("bad", "neutral", "good", "better", "best")
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """One run behind a preset: its id, and the records file and line it was read from."""
 
     run_id: str
@@ -50,7 +51,7 @@ class Evidence:
     seq: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Tally:
     """Running sums of one group's runs."""
 
@@ -136,7 +137,8 @@ class Learner:
             raise ValueError("weighting by age needs the current time")
         self.model = model_stem(model).casefold() if model else None
         self.half_life_days = half_life_days
-        self.now = now
+        # Record times are naive UTC.
+        self.now = now.astimezone(UTC).replace(tzinfo=None) if now is not None and now.tzinfo else now
         self.min_runs = min_runs
         self._full: dict[tuple[object, ...], Tally] = {}
         self._thin: dict[tuple[object, ...], Tally] = {}
@@ -146,16 +148,17 @@ class Learner:
         """Tally ``run``, or say why it is skipped."""
         if self.model is not None and run.knobs.model is not None and run.knobs.model.casefold() != self.model:
             return Skip(run.file, run.line, "other_model", f"model {run.knobs.model!r}")
-        weight = KIND_WEIGHTS.get(RECORD_KINDS.get(run.kind, ""), LEGACY_WEIGHT)
+        weight = _WEIGHTS.get(run.kind, LEGACY_WEIGHT)
         if self.half_life_days is not None and self.now is not None:
             if run.timestamp is None:
                 return Skip(run.file, run.line, "no_timestamp", "no timestamp to weigh its age by")
             age_days = max(0.0, (self.now - run.timestamp).total_seconds() / 86400)
             weight *= 0.5 ** (age_days / self.half_life_days)
         groups = self._thin if run.thin else self._full
-        tally = groups.get(run.knobs.key())
+        key = run.knobs.key()
+        tally = groups.get(key)
         if tally is None:
-            tally = groups[run.knobs.key()] = Tally(run.knobs)
+            tally = groups[key] = Tally(run.knobs)
         self._seq += 1
         tally.add(run, weight, self._seq)
         return None

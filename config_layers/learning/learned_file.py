@@ -8,6 +8,7 @@ Read back it is untrusted input like any sidecar: plain TOML, size-capped, stric
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 from datetime import datetime
@@ -111,81 +112,85 @@ def regenerate_command(records: Sequence[str], model: str, min_runs: int, half_l
 
 
 def learned_text(model: str, groups: Sequence[Group], records: Sequence[str], command: str) -> str:
-    """The TOML of one model's learned file: the groups with enough runs, best first."""
-    import tomlkit
+    """The TOML of one model's learned file: the groups with enough runs, best first.
 
+    Written as plain lines (the shape is fixed and flat), so the same groups give the same bytes.
+    """
     presets = [g for g in groups if g.enough][:MAX_LEARNED_PRESETS]
-    document = tomlkit.document()
-    document.add(tomlkit.comment(GENERATED_MARK.removeprefix("# ") + " from StableNew LearningRecords."))
-    document.add(tomlkit.comment("Do not edit: the records are the source of truth; regenerate this file instead."))
-    document.add(tomlkit.comment("Its presets join the model's other presets as candidates (source local_learning)."))
-    for record in records:
-        document.add(tomlkit.comment(f"Records: {record}"))
-    document.add(tomlkit.comment(f"Regenerate: {command} --write (add --out DIR if it was written elsewhere)"))
-    document.add(tomlkit.nl())
-    document.add("kind", "learned_profile")
-    document.add("version", 1)
-    document.add("model_name", model)
-    document.add("records", list(records))
+    lines = [
+        GENERATED_MARK + " from StableNew LearningRecords.",
+        "# Do not edit: the records are the source of truth; regenerate this file instead.",
+        "# Its presets join the model's other presets as candidates (source local_learning).",
+        *(f"# Records: {_comment(record)}" for record in records),
+        f"# Regenerate: {_comment(command)} --write (add --out DIR if it was written elsewhere)",
+        "",
+        *_pairs({"kind": "learned_profile", "version": 1, "model_name": model, "records": list(records)}),
+    ]
     runs = sum(g.runs for g in presets)
-    summary = tomlkit.table()
-    summary.add("runs_observed", runs)
+    summary: dict[str, Any] = {"runs_observed": runs}
     if presets:
-        weighted = sum((g.mean_rating or 0.0) * g.runs for g in presets) / runs
-        summary.add("mean_rating", round_to_precision(weighted, 2))
-    document.add("learning_summary", summary)
-    tables = tomlkit.aot()
+        summary["mean_rating"] = round_to_precision(sum((g.mean_rating or 0.0) * g.runs for g in presets) / runs, 2)
+    lines += ["", "[learning_summary]", *_pairs(summary)]
     for group in presets:
-        tables.append(_preset_table(group))
-    document.add("recommended_presets", tables)
-    return tomlkit.dumps(document)
+        lines += _preset_lines(group)
+    return "\n".join(lines) + "\n"
 
 
-def _preset_table(group: Group) -> Any:
-    import tomlkit
-
+def _preset_lines(group: Group) -> list[str]:
     knobs = group.knobs
-    table = tomlkit.table()
-    table.add("id", group.preset_id)
-    table.add("label", f"Learned: {knobs.describe()}")
-    table.add("rating", group.rating)
-    table.add("source", "local_learning")
-    table.add("sampler", knobs.sampler)
-    if knobs.scheduler is not None:
-        table.add("scheduler", knobs.scheduler)
-    table.add("steps", knobs.steps)
-    table.add("cfg", float(knobs.cfg or 0.0))
-    table.add("resolution", [knobs.width, knobs.height])
-    overlays = tomlkit.aot()
+    preset: dict[str, Any] = {
+        "id": group.preset_id,
+        "label": f"Learned: {knobs.describe()}",
+        "rating": group.rating,
+        "source": "local_learning",
+        "sampler": knobs.sampler,
+        "scheduler": knobs.scheduler,
+        "steps": knobs.steps,
+        "cfg": float(knobs.cfg or 0.0),
+        "resolution": [knobs.width, knobs.height],
+    }
+    lines = ["", "[[recommended_presets]]", *_pairs(preset)]
     for name, weight in knobs.loras or ():
         if weight is not None:  # a LoRA recorded by name only has no weight to recommend
-            overlays.append(tomlkit.item({"name": name, "weight": float(weight)}))
-    if overlays:
-        table.add("lora_overlays", overlays)
-    learning = tomlkit.table()
-    learning.add("runs_observed", group.runs)
-    learning.add("mean_rating", group.mean_rating)
-    if group.last_run is not None:
-        learning.add("last_run", _stamp(group.last_run))
-    learning.add("experiment_runs", group.experiment_runs)
-    learning.add("review_runs", group.review_runs)
-    learning.add("evidence_strength", group.strength)
-    table.add("learning_summary", learning)
-    evidence = tomlkit.aot()
-    for entry in group.evidence:
-        evidence.append(
-            tomlkit.item(
-                {
-                    "run_id": entry.run_id,
-                    "file": entry.file,
-                    "line": entry.line,
-                    "rating": entry.rating,
-                    "record_kind": entry.kind,
-                }
-            )
-        )
-    table.add("evidence", evidence)
-    return table
+            lines += ["", "[[recommended_presets.lora_overlays]]", *_pairs({"name": name, "weight": float(weight)})]
+    learning = {
+        "runs_observed": group.runs,
+        "mean_rating": group.mean_rating,
+        "last_run": _stamp(group.last_run) if group.last_run else None,
+        "experiment_runs": group.experiment_runs,
+        "review_runs": group.review_runs,
+        "evidence_strength": group.strength,
+    }
+    lines += ["", "[recommended_presets.learning_summary]", *_pairs(learning)]
+    for e in group.evidence:
+        entry = {"run_id": e.run_id, "file": e.file, "line": e.line, "rating": e.rating, "record_kind": e.kind}
+        lines += ["", "[[recommended_presets.evidence]]", *_pairs(entry)]
+    return lines
+
+
+def _pairs(table: dict[str, Any]) -> list[str]:
+    return [f"{key} = {toml_value(value)}" for key, value in table.items() if value is not None]
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a string, number, boolean or list of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # the shortest form that reads back to the same float
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string, once DEL (which TOML wants escaped) is.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML literal for {type(value).__name__}")
+
+
+def _comment(text: str) -> str:
+    """Text on one comment line: line breaks and other control characters shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _stamp(moment: datetime) -> str:

@@ -19,12 +19,14 @@ with its file and line. Values are never guessed: a knob not recorded stays unkn
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+import msgspec
 
 from config_layers.normalize import model_stem, round_to_precision, scheduler_label, split_sampler
 from config_layers.origin import display_path
@@ -59,8 +61,7 @@ SkipKind = Literal["unrated", "not_a_knob", "unrecoverable", "no_timestamp", "ot
 LoraSet = tuple[tuple[str, float | None], ...]
 
 
-@dataclass(frozen=True)
-class Knobs:
+class Knobs(NamedTuple):
     """The settings a run used, as far as its record says; None means "not recorded".
 
     ``loras`` is sorted by name; a weight of None is a LoRA recorded by name only.
@@ -80,6 +81,9 @@ class Knobs:
 
     def key(self) -> tuple[Any, ...]:
         """Identity of the preset these knobs make: names compare without case."""
+        return _key(self)
+
+    def _key(self) -> tuple[Any, ...]:
         loras = tuple((name.casefold(), weight) for name, weight in self.loras or ())
         return (
             _fold(self.model),
@@ -114,6 +118,10 @@ class Knobs:
         return ", ".join(parts)
 
 
+# Many runs share few knob sets: their keys are memoized.
+_key = lru_cache(maxsize=4096)(Knobs._key)
+
+
 def _fold(value: str | None) -> str | None:
     return value.casefold() if value is not None else None
 
@@ -122,9 +130,9 @@ def _shown(value: object) -> str:
     return "?" if value is None else str(value)
 
 
-@dataclass(frozen=True)
-class Run:
-    """One rated run. ``variable`` is the knob a thin record's experiment varied (else None)."""
+class Run(NamedTuple):
+    """One rated run. ``variable`` is the knob a thin record's experiment varied (else None).
+    (A named tuple, as Knobs: one is made per record, and they are the cheapest to make.)"""
 
     run_id: str
     file: str
@@ -134,10 +142,8 @@ class Run:
     timestamp: datetime | None
     knobs: Knobs
     variable: str | None = None
-
-    @property
-    def thin(self) -> bool:
-        return bool(self.knobs.missing())
+    #: Some knob not recorded: the run joins the one complete group its knobs fit.
+    thin: bool = False
 
     @property
     def experiment(self) -> bool:
@@ -177,11 +183,64 @@ class _Bad(Exception):
         self.message = message
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+Number = int | float
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+class _Lora(msgspec.Struct, frozen=True):
+    name: str | None = None
+    weight: Number | None = None
+    strength: Number | None = None
+    enabled: bool = True
+
+
+class _Table(msgspec.Struct, frozen=True):
+    """The knob keys of a ``txt2img`` table (or of a thin record's ``base_config``)."""
+
+    model: str | None = None
+    sampler_name: str | None = None
+    sampler: str | None = None
+    scheduler: str | None = None
+    steps: Number | None = None
+    cfg_scale: Number | None = None
+    width: Number | None = None
+    height: Number | None = None
+    loras: tuple[str | _Lora, ...] | None = None
+    lora_strengths: tuple[_Lora, ...] | None = None
+
+
+class _Base(_Table, frozen=True):
+    txt2img: _Table | None = None
+
+
+class _Variant(msgspec.Struct, frozen=True):
+    txt2img: _Table | None = None
+
+
+class _Metadata(msgspec.Struct):
+    user_rating: Number | None = None
+    record_kind: str | None = None
+    variable_under_test: str | None = None
+    variant_value: Any = None
+
+
+class _Record(msgspec.Struct):
+    """The fields of a record this module reads, typed; every other field is skipped unread."""
+
+    run_id: str | None = None
+    timestamp: str | None = None
+    base_config: _Base | None = None
+    variant_configs: tuple[_Variant, ...] | None = None
+    primary_model: str | None = None
+    primary_sampler: str | None = None
+    primary_scheduler: str | None = None
+    primary_steps: Number | None = None
+    primary_cfg_scale: Number | None = None
+    metadata: _Metadata | None = None
+
+
+# msgspec decodes and type-checks a record in C, ~3x faster than the json module alone (decoding
+# is the bulk of reading a records file); it refuses NaN and Infinity, which are not JSON.
+_DECODER = msgspec.json.Decoder(_Record)
 
 
 def read_records(path: Path) -> Iterator[Run | Skip | Problem]:
@@ -212,258 +271,226 @@ def read_records(path: Path) -> Iterator[Run | Skip | Problem]:
 def parse_line(raw: bytes, file: str, line: int) -> Run | Skip | Problem:
     """One line of a records file (``raw`` with its newline, if it had one)."""
     try:
-        data = _DECODER.decode(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Problem(file, line, "malformed", f"not UTF-8 (byte {exc.start})")
-    except (ValueError, RecursionError) as exc:
+        record = _DECODER.decode(raw)
+    except msgspec.ValidationError as exc:
+        return Problem(file, line, "wrong_type", f"wrong type: {exc}")
+    except (msgspec.DecodeError, RecursionError) as exc:
         if not raw.endswith(b"\n"):
             return Problem(file, line, "malformed", "truncated last line (no newline; a crash while appending?)")
         return Problem(file, line, "malformed", f"not JSON: {exc}")
-    if not isinstance(data, dict):
-        return Problem(file, line, "wrong_type", f"a record must be a JSON object, not {_type(data)}")
     try:
-        return _run(data, file, line)
+        return _run(record, file, line)
     except _Bad as bad:
         return Problem(file, line, bad.kind, bad.message)
 
 
-def _type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
-
-
-def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Bad("wrong_type", f"{where}{key}: expected an object, got {_type(value)}")
-    return value
-
-
-def _run(data: Mapping[str, Any], file: str, line: int) -> Run | Skip:
-    metadata = _table(data, "metadata", "")
-    kind = _record_kind(metadata)
-    rating = metadata.get("user_rating")
+def _run(record: _Record, file: str, line: int) -> Run | Skip:
+    metadata = record.metadata or _Metadata()
+    kind = _record_kind(metadata.record_kind)
+    rating = metadata.user_rating
     if rating is None:
         return Skip(file, line, "unrated", "no metadata.user_rating")
-    if isinstance(rating, bool) or not isinstance(rating, int | float):
-        raise _Bad("wrong_type", f"metadata.user_rating: expected a number from 1 to 5, got {_type(rating)}")
     if not 1 <= rating <= 5:
         raise _Bad("invalid_value", f"metadata.user_rating: {rating!r} is not from 1 to 5")
-    run_id = data.get("run_id")
-    if not isinstance(run_id, str) or not run_id.strip():
+    run_id = record.run_id
+    if not run_id or not run_id.strip():
         raise _Bad("wrong_type", "run_id: expected a non-empty string")
-    timestamp = _timestamp(data.get("timestamp"))
+    timestamp = _timestamp(record.timestamp)
     variable, value, foreign = _variable(metadata)
     if foreign is not None:
         return Skip(file, line, "not_a_knob", f"varies {foreign!r}, which presets do not set")
-    knobs = _knobs(data, variable, value)
-    if knobs.missing() and (variable is None or not _recorded(value)):
-        return Skip(file, line, "unrecoverable", f"knobs not recorded: {', '.join(knobs.missing())}")
-    return Run(run_id, file, line, float(rating), kind, timestamp, knobs, variable)
+    variant = record.variant_configs[0].txt2img if record.variant_configs else None
+    primary = (
+        record.primary_model,
+        record.primary_sampler,
+        record.primary_scheduler,
+        record.primary_steps,
+        record.primary_cfg_scale,
+    )
+    try:
+        knobs = _cached_knobs(record.base_config, variant, primary, variable, value)
+    except TypeError:  # an unhashable variant_value (a LoRA Strength object) is not memoized
+        knobs = _knobs(record.base_config, variant, primary, variable, value)
+    missing = knobs.missing()
+    if missing and (variable is None or not _recorded(value)):
+        return Skip(file, line, "unrecoverable", f"knobs not recorded: {', '.join(missing)}")
+    return Run(run_id, file, line, float(rating), kind, timestamp, knobs, variable, bool(missing))
 
 
-def _record_kind(metadata: Mapping[str, Any]) -> str:
-    kind = metadata.get("record_kind")
+def _record_kind(kind: str | None) -> str:
     if kind is None or kind == "":
         return LEGACY_KIND
-    if not isinstance(kind, str):
-        raise _Bad("wrong_type", f"metadata.record_kind: expected a string, got {_type(kind)}")
     if kind not in RECORD_KINDS:
         raise _Bad("unknown_kind", f"unknown metadata.record_kind {kind!r}; known: {', '.join(RECORD_KINDS)}")
     return kind
 
 
-def _timestamp(value: Any) -> datetime | None:
+def _timestamp(value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise _Bad("wrong_type", f"timestamp: expected a string, got {_type(value)}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise _Bad("invalid_value", f"timestamp: {value!r} is not a date and time (%Y-%m-%dT%H:%M:%S)") from None
-    # StableNew writes UTC without an offset.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    # StableNew writes UTC without an offset; times are kept naive, in UTC.
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
 
 
-def _variable(metadata: Mapping[str, Any]) -> tuple[str | None, Any, str | None]:
+def _variable(metadata: _Metadata) -> tuple[str | None, Any, str | None]:
     """(the knob ``variable_under_test`` varies, its ``variant_value``, the variable's name when
     presets have no such knob)."""
-    name = metadata.get("variable_under_test")
+    name = metadata.variable_under_test
     if name is None or name == "":
         return None, None, None
-    if not isinstance(name, str):
-        raise _Bad("wrong_type", f"metadata.variable_under_test: expected a string, got {_type(name)}")
     knob = VARIABLE_KNOBS.get(" ".join(name.replace("_", " ").casefold().split()))
     if knob is None:
         return None, None, name
-    return knob, metadata.get("variant_value"), None
-
-
-class _Sources:
-    """Where a knob is looked up, first hit wins: the tested variable's value, the primary
-    variant's ``txt2img``, the base ``txt2img``, ``primary_*``, then ``base_config`` itself."""
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        base = _table(data, "base_config", "")
-        variants = data.get("variant_configs")
-        if variants is not None and not isinstance(variants, list):
-            raise _Bad("wrong_type", f"variant_configs: expected an array, got {_type(variants)}")
-        first: Mapping[str, Any] = {}
-        if variants:
-            if not isinstance(variants[0], dict):
-                raise _Bad("wrong_type", f"variant_configs[0]: expected an object, got {_type(variants[0])}")
-            first = variants[0]
-        self.places: list[tuple[str, Mapping[str, Any]]] = [
-            ("variant_configs[0].txt2img.", _table(first, "txt2img", "variant_configs[0].")),
-            ("base_config.txt2img.", _table(base, "txt2img", "base_config.")),
-        ]
-        self.primary = data
-        self.base = base
-
-    def get(self, keys: tuple[str, ...], primary: str | None) -> tuple[str, Any]:
-        for where, table in self.places:
-            for key in keys:
-                if _recorded(table.get(key)):
-                    return where + key, table[key]
-        if primary is not None and _recorded(self.primary.get(primary)):
-            return primary, self.primary[primary]
-        for key in keys:
-            if _recorded(self.base.get(key)):
-                return "base_config." + key, self.base[key]
-        return "", None
+    return knob, metadata.variant_value, None
 
 
 def _recorded(value: Any) -> bool:
     """Thin records write ``""`` and ``0`` for knobs they did not record."""
-    return value is not None and value != "" and not (value == 0 and not isinstance(value, bool))
+    return value is not None and value != "" and (value != 0 or value is False)
 
 
-def _knobs(data: Mapping[str, Any], variable: str | None, value: Any) -> Knobs:
-    sources = _Sources(data)
+# The normalizers, memoized: a records file repeats a few names thousands of times.
+_stem = lru_cache(maxsize=4096)(model_stem)
+_split = lru_cache(maxsize=1024)(split_sampler)
+_label = lru_cache(maxsize=256)(scheduler_label)
+_round = lru_cache(maxsize=4096)(round_to_precision)
 
-    def pick(knob: str, keys: tuple[str, ...], primary: str | None) -> tuple[str, Any]:
-        if variable == knob and _recorded(value):
+Primary = tuple[str | None, str | None, str | None, Number | None, Number | None]
+_PRIMARY_NAMES = ("primary_model", "primary_sampler", "primary_scheduler", "primary_steps", "primary_cfg_scale")
+
+
+def _knobs(base: _Base | None, variant: _Table | None, primary: Primary, variable: str | None, value: Any) -> Knobs:
+    """The knobs of one record. Each is taken from, first hit wins: the tested variable's value,
+    the primary variant's ``txt2img``, the base ``txt2img``, ``primary_*``, then ``base_config``."""
+    places = [("variant_configs[0].txt2img", variant), ("base_config.txt2img", base.txt2img if base else None)]
+    tables = [(where, table) for where, table in places if table is not None]
+    tested = _recorded(value)
+
+    def pick(knob: str | None, keys: tuple[str, ...], slot: int | None) -> tuple[str, Any]:
+        if tested and knob is not None and variable == knob:
+            text = knob in ("model", "sampler", "scheduler")
+            if isinstance(value, bool) or not isinstance(value, str if text else Number):
+                what = "a string" if text else "a number"
+                raise _Bad("wrong_type", f"metadata.variant_value: expected {what} for {knob}, got {value!r}")
             return "metadata.variant_value", value
-        return sources.get(keys, primary)
+        for where, table in tables:
+            for key in keys:
+                found = getattr(table, key)
+                if _recorded(found):
+                    return f"{where}.{key}", found
+        if slot is not None and _recorded(primary[slot]):
+            return _PRIMARY_NAMES[slot], primary[slot]
+        for key in keys:
+            found = getattr(base, key) if base is not None else None
+            if _recorded(found):
+                return f"base_config.{key}", found
+        return "", None
 
-    model = _text(*pick("model", ("model",), "primary_model"))
-    sampler = _text(*pick("sampler", ("sampler_name", "sampler"), "primary_sampler"))
-    scheduler = _text(*pick("scheduler", ("scheduler",), "primary_scheduler"))
+    model = _text(*pick("model", ("model",), 0))
+    sampler = _text(*pick("sampler", ("sampler_name", "sampler"), 1))
+    scheduler = _text(*pick("scheduler", ("scheduler",), 2))
     split: str | None = None
     if sampler is not None:
-        sampler, split = split_sampler(sampler)
+        sampler, split = _split(sampler)
     return Knobs(
-        model=model_stem(model) if model else None,
+        model=_stem(model) if model else None,
         sampler=sampler,
-        scheduler=scheduler_label(scheduler) if scheduler else split,
-        steps=_steps(*pick("steps", ("steps",), "primary_steps")),
-        cfg=_cfg(*pick("cfg", ("cfg_scale",), "primary_cfg_scale")),
-        width=_dimension(*sources.get(("width",), None)),
-        height=_dimension(*sources.get(("height",), None)),
-        loras=_loras(sources, value if variable == "loras" else None),
+        scheduler=_label(scheduler) if scheduler else split,
+        steps=_steps(*pick("steps", ("steps",), 3)),
+        cfg=_cfg(*pick("cfg", ("cfg_scale",), 4)),
+        width=_dimension(*pick(None, ("width",), None)),
+        height=_dimension(*pick(None, ("height",), None)),
+        loras=_loras(tables, value if variable == "loras" else None),
     )
 
 
-def _text(where: str, value: Any) -> str | None:
+_cached_knobs = lru_cache(maxsize=4096)(_knobs)
+
+
+def _text(where: str, value: str | None) -> str | None:
+    return (" ".join(value.split()) or None) if value is not None else None
+
+
+def _integer(where: str, value: Number | None) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise _Bad("wrong_type", f"{where}: expected a string, got {_type(value)}")
-    return " ".join(value.split()) or None
-
-
-def _number(where: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad("wrong_type", f"{where}: expected a number, got {_type(value)}")
-    return float(value)
-
-
-def _integer(where: str, value: Any) -> int | None:
-    number = _number(where, value)
-    if number is None:
-        return None
-    if not number.is_integer():
+    if isinstance(value, float) and not value.is_integer():
         raise _Bad("invalid_value", f"{where}: {value!r} is not a whole number")
-    return int(number)
+    return int(value)
 
 
-def _steps(where: str, value: Any) -> int | None:
+def _steps(where: str, value: Number | None) -> int | None:
     steps = _integer(where, value)
     if steps is not None and not 1 <= steps <= 500:
         raise _Bad("invalid_value", f"{where}: {steps} steps is outside 1-500")
     return steps
 
 
-def _cfg(where: str, value: Any) -> float | None:
-    cfg = _number(where, value)
-    if cfg is None:
+def _cfg(where: str, value: Number | None) -> float | None:
+    if value is None:
         return None
-    if not 0 < cfg <= 50:
+    if not 0 < value <= 50:
         raise _Bad("invalid_value", f"{where}: CFG {value!r} is outside (0, 50]")
-    return round_to_precision(cfg, 4)
+    return _round(float(value), 4)
 
 
-def _dimension(where: str, value: Any) -> int | None:
+def _dimension(where: str, value: Number | None) -> int | None:
     size = _integer(where, value)
     if size is not None and not (64 <= size <= 8192 and size % 8 == 0):
         raise _Bad("invalid_value", f"{where}: {size} is not a multiple of 8 in 64-8192")
     return size
 
 
-def _lora_weight(where: str, value: Any) -> float | None:
-    weight = _number(where, value)
-    if weight is not None and not -5 <= weight <= 5:
+def _lora_weight(where: str, value: Number | None) -> float | None:
+    if value is None:
+        return None
+    if not -5 <= value <= 5:
         raise _Bad("invalid_value", f"{where}: LoRA weight {value!r} is outside -5..5")
-    return None if weight is None else round_to_precision(weight, 4)
+    return _round(float(value), 4)
 
 
-def _loras(sources: _Sources, tested: Any) -> LoraSet | None:
+def _loras(tables: Sequence[tuple[str, _Table]], tested: Any) -> LoraSet | None:
     """The LoRA set (``loras`` entries, then ``lora_strengths`` ones, which win for a name in
-    both; disabled ones left out). None when no place records LoRAs at all."""
+    both; disabled ones left out). None when the record has no txt2img table at all."""
     found: dict[str, tuple[str, float | None]] = {}
-    recorded = False
-    for where, table in sources.places:
-        for key in ("loras", "lora_strengths"):
-            entries = table.get(key)
-            if entries is None:
-                continue
-            if not isinstance(entries, list):
-                raise _Bad("wrong_type", f"{where}{key}: expected an array, got {_type(entries)}")
-            recorded = True
+    for where, table in tables:
+        if table.loras is None and table.lora_strengths is None:
+            continue
+        for key, entries in (("loras", table.loras or ()), ("lora_strengths", table.lora_strengths or ())):
             for index, entry in enumerate(entries):
-                name, weight = _lora_entry(f"{where}{key}[{index}]", entry)
+                name, weight = _lora_entry(f"{where}.{key}[{index}]", entry)
                 if name is not None:
                     found[name.casefold()] = (name, weight)
-        if recorded:
-            break  # the primary variant's LoRAs replace the base config's
+        break  # the primary variant's LoRAs replace the base config's
     if tested is not None:
-        name, weight = _lora_entry("metadata.variant_value", tested)
-        if name is None or weight is None:
-            raise _Bad("wrong_type", "metadata.variant_value: a LoRA Strength value needs a name and a weight")
+        name, weight = _tested_lora(tested)
         found[name.casefold()] = (name, weight)
-        recorded = True
-    if not recorded:
-        # A record with a txt2img table and no LoRAs used none; a thin record did not say.
-        return () if any(table for _, table in sources.places) else None
+    elif not tables:
+        return None  # a thin record did not say which LoRAs it used
     return tuple(sorted(found.values(), key=lambda item: item[0].casefold()))
 
 
-def _lora_entry(where: str, entry: Any) -> tuple[str | None, float | None]:
+def _lora_entry(where: str, entry: str | _Lora) -> tuple[str | None, float | None]:
     if isinstance(entry, str):
-        return model_stem(entry.strip()) or None, None
-    if not isinstance(entry, dict):
-        raise _Bad("wrong_type", f"{where}: expected a name or an object, got {_type(entry)}")
-    enabled = entry.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise _Bad("wrong_type", f"{where}.enabled: expected true or false, got {_type(enabled)}")
-    name = _text(f"{where}.name", entry.get("name"))
+        return _stem(entry.strip()) or None, None
+    name = _text(f"{where}.name", entry.name)
     if name is None:
         raise _Bad("wrong_type", f"{where}.name: expected a LoRA name")
-    key = "strength" if "strength" in entry else "weight"
-    weight = _lora_weight(f"{where}.{key}", entry.get(key))
-    return (model_stem(name), weight) if enabled else (None, None)
+    key, value = ("strength", entry.strength) if entry.strength is not None else ("weight", entry.weight)
+    weight = _lora_weight(f"{where}.{key}", value)
+    return (_stem(name), weight) if entry.enabled else (None, None)
+
+
+def _tested_lora(value: Any) -> tuple[str, float]:
+    """A LoRA Strength experiment's ``variant_value``: ``{name, weight}`` or ``{name, strength}``."""
+    weight = value.get("strength", value.get("weight")) if isinstance(value, dict) else None
+    name = value.get("name") if isinstance(value, dict) else None
+    if not isinstance(name, str) or not name.strip() or isinstance(weight, bool) or not isinstance(weight, Number):
+        raise _Bad("wrong_type", "metadata.variant_value: a LoRA Strength value needs a name and a numeric weight")
+    checked = _lora_weight("metadata.variant_value.weight", weight)
+    assert checked is not None
+    return _stem(name.strip()), checked
