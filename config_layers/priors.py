@@ -214,7 +214,7 @@ def _join_learned(combiner: _Combiner, learned: LearnedProfile) -> Candidate:
     if joining:
         combiner.data["recommended_presets"] = existing + [p.as_model_preset() for p in joining]
         combiner.used.setdefault("learned", []).append("recommended_presets")
-    status = f"{len(joining)} local_learning presets joined the candidates"
+    status = f"{len(joining)} local_learning preset{'s' * (len(joining) != 1)} joined the candidates"
     if len(joining) < len(learned.recommended_presets):
         status += f" ({len(learned.recommended_presets) - len(joining)} more left out: a profile holds {_MAX_PRESETS})"
     return Candidate("learned", path, status)

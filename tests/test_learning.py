@@ -74,7 +74,8 @@ def test_fixture_groups_labels_and_skipped_lines(tmp_path: Path) -> None:
     assert f"{records.name}:9: not JSON" in text
     assert f"{records.name}:11: truncated last line" in text
     assert "not enough evidence (fewer than 3 runs), not written" in text
-    assert "dry run: would write 1 preset (pass --write)" in text
+    assert "dry run: 1 preset found, but nowhere to write them" in text
+    assert "(checkpoint not found in the model folders; pass --out DIR)" in text
 
 
 def test_records_file_is_only_read(tmp_path: Path, library: Library) -> None:
@@ -98,8 +99,9 @@ def test_write_is_byte_identical_and_atomic(tmp_path: Path, library: Library) ->
     assert again.models[0].status == "unchanged: 1 preset"
     assert target.read_bytes() == data
     out = tmp_path / "elsewhere"
-    learn([records], model_dirs=[library.models], out=out, write=True)
-    assert (out / "RealVisXL_V4.0.learned.toml").read_bytes() == data
+    learn([records], out=out, write=True)
+    elsewhere = (out / "RealVisXL_V4.0.learned.toml").read_bytes()
+    assert elsewhere.replace(b"--out " + str(out).encode(), b"--models-dir " + str(library.models).encode()) == data
     assert sorted(p.name for p in library.models.iterdir()) == [
         "RealVisXL_V4.0.learned.toml",
         "RealVisXL_V4.0.safetensors",
@@ -114,7 +116,8 @@ def test_learned_file_header_and_content(tmp_path: Path, library: Library) -> No
     text = path.read_text(encoding="utf-8")
     assert text.startswith(GENERATED_MARK)
     assert f"# Records: {records.resolve()}" in text
-    assert f"# Regenerate: config-layers learn {records.resolve()} --model RealVisXL_V4.0 --min-runs 3" in text
+    command = f"config-layers learn {records.resolve()} --model RealVisXL_V4.0 --min-runs 3"
+    assert f"# Regenerate: {command} --models-dir {library.models} --write\n" in text
     profile = load_learned_profile(path)
     assert profile is not None
     (preset,) = profile.recommended_presets

@@ -192,17 +192,21 @@ def learn(
     del report.counts["thin"]
     report.models = _by_model(groups)
     index = FileIndex([Path(d) for d in model_dirs], "model")
+    folder = Path(out).resolve() if out is not None else None
     for learned in report.models:
-        _place(learned, index, Path(out) if out is not None else None)
-        if learned.presets:
-            command = regenerate_command(report.records, learned.model_name, min_runs, half_life_days)
+        _place(learned, index, folder)
+        if learned.presets and learned.target is not None:
+            place = ("--out", str(folder)) if folder is not None else ("--models-dir", str(learned.target.parent))
+            command = regenerate_command(report.records, learned.model_name, min_runs, half_life_days, place)
             learned.text = learned_text(learned.model_name, learned.groups, report.records, command)
     if write:
         _write_all(report)
     else:
         for learned in report.models:
-            if learned.presets:
+            if learned.text is not None:
                 learned.status = f"dry run: would write {_presets(learned)} (pass --write)"
+            elif learned.presets:
+                learned.status = f"dry run: {_presets(learned)} found, but nowhere to write them"
     return report
 
 
@@ -291,8 +295,9 @@ def _write_all(report: LearnReport) -> None:
             "in the model folders; pass --models-dir DIR or --out DIR (or --model NAME for one model)"
         )
     for learned in report.models:
-        if learned.target is None or learned.text is None:
+        if learned.text is None:
             continue
+        assert learned.target is not None  # only placed models get a text
         check_replaceable(learned.target)
         try:
             current = learned.target.read_text(encoding="utf-8")

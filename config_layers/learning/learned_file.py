@@ -103,12 +103,15 @@ def load_learned_profile(path: Path) -> LearnedProfile | None:
     return profile
 
 
-def regenerate_command(records: Sequence[str], model: str, min_runs: int, half_life_days: float | None) -> str:
-    """The ``config-layers learn`` call that writes a file again (with ``--out`` where it was put)."""
-    words = ["config-layers", "learn", *records, "--model", model, "--min-runs", str(min_runs)]
+def regenerate_command(
+    records: Sequence[str], model: str, min_runs: int, half_life_days: float | None, place: tuple[str, str]
+) -> str:
+    """The ``config-layers learn`` call that writes a file again; ``place`` is ``("--out", DIR)``
+    or ``("--models-dir", DIR)``."""
+    words = ["config-layers", "learn", *records, "--model", model, "--min-runs", str(min_runs), *place]
     if half_life_days is not None:
         words += ["--half-life-days", f"{half_life_days:g}"]
-    return shlex.join(words)
+    return shlex.join([*words, "--write"])
 
 
 def learned_text(model: str, groups: Sequence[Group], records: Sequence[str], command: str) -> str:
@@ -122,7 +125,7 @@ def learned_text(model: str, groups: Sequence[Group], records: Sequence[str], co
         "# Do not edit: the records are the source of truth; regenerate this file instead.",
         "# Its presets join the model's other presets as candidates (source local_learning).",
         *(f"# Records: {_comment(record)}" for record in records),
-        f"# Regenerate: {_comment(command)} --write (add --out DIR if it was written elsewhere)",
+        f"# Regenerate: {_comment(command)}",
         "",
         *_pairs({"kind": "learned_profile", "version": 1, "model_name": model, "records": list(records)}),
     ]

@@ -120,7 +120,7 @@ def render_candidates(model: str, candidates: Sequence[PresetCandidate]) -> str:
     """The candidates as text (``presets --format table``): best first, the one build() picks marked."""
     lines = [f"presets of {model}, best first (* = the one build() picks):"]
     for c in candidates:
-        runs = f"{c.runs_observed} runs, mean {c.mean_rating}" if c.runs_observed is not None else "prior"
+        runs = f"{c.runs_observed} runs, mean {c.mean_rating}" if c.runs_observed is not None else "no runs recorded"
         lines.append(f"{'*' if c.chosen else ' '} {c.rank}. {c.preset_id}  {c.rating}  {c.source}  ({runs})")
         lines.append(f"     {c.settings}" + "".join(f", {n} {w:g}" for n, w in c.lora_weights.items()))
         lines.append(f"     from {c.where}")

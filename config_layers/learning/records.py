@@ -151,12 +151,10 @@ class Run(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Problem:
-    """A line that is bad input (reported with file:line, skipped; ``--strict`` makes it an error)."""
-
+class _Finding:
     file: str
     line: int
-    kind: ProblemKind
+    kind: str
     message: str
 
     def __str__(self) -> str:
@@ -164,16 +162,17 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Skip:
+class Problem(_Finding):
+    """A line that is bad input (reported with file:line, skipped; ``--strict`` makes it an error)."""
+
+    kind: ProblemKind
+
+
+@dataclass(frozen=True)
+class Skip(_Finding):
     """A valid record that teaches nothing about presets (counted, never an error)."""
 
-    file: str
-    line: int
     kind: SkipKind
-    message: str
-
-    def __str__(self) -> str:
-        return f"{display_path(self.file)}:{self.line}: {self.message}"
 
 
 class _Bad(Exception):
@@ -408,7 +407,7 @@ def _knobs(base: _Base | None, variant: _Table | None, primary: Primary, variabl
     )
 
 
-_cached_knobs = lru_cache(maxsize=4096)(_knobs)
+_cached_knobs = lru_cache(maxsize=1024)(_knobs)
 
 
 def _text(where: str, value: str | None) -> str | None:
