@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import stat
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from config_layers import ConfigError, FileError
 from config_layers.learning import learn
 from config_layers.learning.groups import EVIDENCE_LIMIT, RATING_LABELS, Group
-from config_layers.learning.learned_file import GENERATED_MARK, load_learned_profile
+from config_layers.learning.learned_file import GENERATED_MARK, load_learned_profile, toml_value
 from config_layers.learning.records import Knobs, Problem, Run, Skip, read_records
 from tests.conftest import Library
 from tests.learning_records import pipeline, thin, write_records
@@ -75,7 +76,9 @@ def test_fixture_groups_labels_and_skipped_lines(tmp_path: Path) -> None:
     assert f"{records.name}:11: truncated last line" in text
     assert "not enough evidence (fewer than 3 runs), not written" in text
     assert "dry run: 1 preset found, but nowhere to write them" in text
-    assert "(checkpoint not found in the model folders; pass --out DIR)" in text
+    assert "(no model folders given: pass --models-dir DIR or --out DIR)" in text
+    elsewhere = learn([records], model_dirs=[tmp_path]).render()
+    assert "(checkpoint not found in the model folders; pass --out DIR)" in elsewhere
 
 
 def test_records_file_is_only_read(tmp_path: Path, library: Library) -> None:
@@ -163,6 +166,26 @@ def test_strict_makes_bad_lines_an_error(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "3 bad lines in the records (--strict)" in message
     assert f"{records.name}:8:" in message and f"{records.name}:9:" in message and f"{records.name}:11:" in message
+
+
+def test_several_records_files(tmp_path: Path) -> None:
+    first = write_records(tmp_path / "a.jsonl", [pipeline("a1", 5), pipeline("a2", 5)])
+    second = write_records(tmp_path / "b.jsonl", [pipeline("b1", 4)])
+    report = learn([first, second, first])  # a file named twice is read once
+    (group,) = report.models[0].presets
+    assert group.runs == 3
+    assert [(Path(e.file).name, e.line) for e in group.evidence] == [("a.jsonl", 1), ("a.jsonl", 2), ("b.jsonl", 1)]
+
+
+@given(
+    st.recursive(
+        st.text() | st.integers(-(2**62), 2**62) | st.floats(allow_nan=False, allow_infinity=False) | st.booleans(),
+        lambda inner: st.lists(inner, max_size=4),
+        max_leaves=8,
+    )
+)
+def test_toml_values_read_back_as_written(value: object) -> None:
+    assert tomllib.loads(f"v = {toml_value(value)}")["v"] == value
 
 
 def test_missing_records_file(tmp_path: Path) -> None:

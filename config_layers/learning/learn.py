@@ -169,7 +169,7 @@ def learn(
         raise ConfigError(f"--min-runs must be at least 1, got {min_runs}")
     if half_life_days is not None and not half_life_days > 0:
         raise ConfigError(f"--half-life-days must be > 0, got {half_life_days}")
-    paths = [Path(p).resolve() for p in records]
+    paths = list(dict.fromkeys(Path(p).resolve() for p in records))  # a file named twice is read once
     if not paths:
         raise ConfigError("no records file given")
     for path in paths:
@@ -282,7 +282,11 @@ def _place(learned: LearnedModel, index: FileIndex, out: Path | None) -> None:
     elif checkpoint is not None:
         learned.target = learned_path(checkpoint)
     else:
-        learned.where_missing = "(checkpoint not found in the model folders; pass --out DIR)"
+        learned.where_missing = (
+            "(checkpoint not found in the model folders; pass --out DIR)"
+            if index.directories
+            else "(no model folders given: pass --models-dir DIR or --out DIR)"
+        )
     if not learned.presets:
         learned.status = "no preset has enough runs yet: nothing to write"
 
