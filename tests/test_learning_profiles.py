@@ -204,3 +204,19 @@ def test_cli_presets(library: Library) -> None:
     assert text.splitlines()[int(line) - 1] == "[[recommended_presets]]"
     missing = runner.invoke(app, ["presets", "--model", "nope", "--models-dir", str(library.models)])
     assert missing.exit_code == 2 and "not found" in missing.stderr
+
+
+def test_learned_presets_join_a_library_profile(library: Library) -> None:
+    shelf = library.root / "shelf"
+    shelf.mkdir()
+    (shelf / "RealVisXL_V4.0.modelprofile.toml").write_text(with_top_rating("good"), encoding="utf-8")
+    library.model("RealVisXL_V4.0")  # no sidecar: the library profile supplies the priors
+    learned(library, 4)
+    config = library.builder(profile_dirs=[shelf]).build(model="RealVisXL_V4.0")
+    steps = config.provenance["txt2img.steps"]
+    assert config.txt2img.steps == 24 and ".learned.toml#learned_" in steps.source
+    (summary,) = [layer for layer in config._report.layers if layer.name == "model_profile"]  # type: ignore[union-attr]
+    assert summary.sources == (steps.source,)
+    ranked = library.builder(profile_dirs=[shelf]).presets("RealVisXL_V4.0")
+    assert [c.source for c in ranked] == ["local_learning", "internet_prior", "internet_prior"]
+    assert ranked[1].where.startswith(str(shelf / "RealVisXL_V4.0.modelprofile.toml"))

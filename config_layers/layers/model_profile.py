@@ -60,9 +60,11 @@ def model_profile_layer(
     sources: list[str] = []
     if suggestion is not None:
         preset_key: KeyPath = ("recommended_presets", suggestion.preset_index)
+        source = f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
         # A learned preset lives in the model's .learned.toml, not in its sidecar.
-        learned = profile.key_origin(preset_key) if suggestion.source == "local_learning" else None
-        source = learned.source if learned else f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
+        learned = profile.key_origin(preset_key)
+        if learned is not None and learned.source.endswith(f"#{suggestion.preset_id}"):
+            source = learned.source
         sources.append(source)
         values = {
             "sampler": suggestion.sampler,
