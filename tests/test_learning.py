@@ -456,3 +456,17 @@ def test_records_file_never_opened_for_writing(
     learn([records], model_dirs=[library.models], write=True)
     modes = [mode for name, mode in opened if name == str(records.resolve())]
     assert modes == ["rb"]
+
+
+def test_overlong_line_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("config_layers.learning.records.MAX_LINE_BYTES", 64)
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"run_id": "' + "x" * 200 + '"}\n' + json.dumps(pipeline("a", 4))[:60] + "\n", encoding="utf-8")
+    long, short = read_records(path)
+    assert isinstance(long, Problem) and long.line == 1 and "longer than 64 bytes" in long.message
+    assert isinstance(short, Problem) and short.line == 2 and short.message.startswith("not JSON")
+
+
+def test_records_path_that_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileError, match="is not a regular file"):
+        learn([tmp_path])

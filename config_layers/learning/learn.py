@@ -31,6 +31,9 @@ from config_layers.origin import display_path
 
 #: Bad lines and skipped records listed in a report (all are counted).
 MAX_LISTED = 50
+#: Counted kinds of bad lines (Problem) and of skipped records (Skip), as the report shows them.
+BAD_KINDS = ("malformed", "wrong_type", "unknown_kind", "invalid_value")
+SKIP_KINDS = ("unrated", "not_a_knob", "unrecoverable", "no_timestamp")
 
 
 @dataclass
@@ -89,16 +92,15 @@ class LearnReport:
     def render(self) -> str:
         """The report as text (``learn --format table``)."""
         c = self.counts
-        bad = sum(c[k] for k in ("malformed", "wrong_type", "unknown_kind", "invalid_value"))
-        skipped = sum(c[k] for k in ("unrated", "not_a_knob", "unrecoverable", "no_timestamp"))
+        bad = sum(c[k] for k in BAD_KINDS)
+        skipped = sum(c[k] for k in SKIP_KINDS)
         lines = [
             f"records: {', '.join(display_path(r) for r in self.records)}",
             f"  {c['lines']} records read: {c['runs']} rated runs used ({c['thin_joined']} from thin records), "
             f"{skipped} skipped, {bad} bad lines skipped"
             + (f", {c['other_model']} for other models" if c["other_model"] else ""),
         ]
-        detail = [f"{k} {c[k]}" for k in ("unrated", "not_a_knob", "unrecoverable", "no_timestamp") if c[k]]
-        detail += [f"{k} {c[k]}" for k in ("malformed", "wrong_type", "unknown_kind", "invalid_value") if c[k]]
+        detail = [f"{k} {c[k]}" for k in (*SKIP_KINDS, *BAD_KINDS) if c[k]]
         if detail:
             lines.append("  (" + ", ".join(detail) + ")")
         for model in self.models:
@@ -179,7 +181,7 @@ def learn(
     for path in paths:
         _read(path, learner, report)
     if strict and report.problems:
-        bad = sum(report.counts[k] for k in ("malformed", "wrong_type", "unknown_kind", "invalid_value"))
+        bad = sum(report.counts[k] for k in BAD_KINDS)
         raise ConfigErrors([str(p) for p in report.problems], title=f"{bad} bad lines in the records (--strict):")
     groups, thin_skips, unlisted = learner.finish()
     for skip in thin_skips:
