@@ -208,6 +208,10 @@ class ConfigBuilder:
                 "".join(f" + {lora.name}" for lora in plan.loras),
             )
         selections = self._lora_selections(found, suggestion, plan)
+        if suggestion is not None and found.learned is not None:
+            for selection in selections:
+                if selection.choice.rule == "preset_overlay":
+                    found.lora_notes += evidence_notes(found.learned, suggestion.preset_id, selection.name)
         dropped = {ex.entry.entry.name.casefold() for ex in plan.excluded}
         # LoRAs another layer names although the stack excluded them are declared after the stack.
         excluded = {p.name.casefold() for p in plan.loras if p.entry is None and p.name.casefold() in dropped}

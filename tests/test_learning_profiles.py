@@ -59,6 +59,9 @@ def test_learned_preset_wins_when_it_out_rates_the_prior(library: Library) -> No
     assert "was learned from 3 rated runs" in explained
     assert f"{records.name}:1  run run-0  rated 5 (learning_experiment_rating)" in explained
     assert "learned " + str(path) + ": 1 local_learning preset joined the candidates" in explained
+    explained = config.explain("loras.PerfectEyesXL.weight")
+    assert "LoRA 'PerfectEyesXL': its weight comes from preset 'learned_" in explained
+    assert f"{records.name}:3  run run-2  rated 5" in explained
 
 
 def test_prior_stays_when_it_rates_higher_and_is_never_edited(library: Library) -> None:

@@ -95,15 +95,17 @@ def _why_not(rating: str, source: str, top_rating: str, top_source: str, top_id:
     return f"same rating as {top_id!r}, listed after it"
 
 
-def evidence_notes(learned: LearnedProfile, preset_id: str | None) -> list[str]:
-    """A note listing the runs behind a learned preset (for ``explain``), or none for other presets."""
+def evidence_notes(learned: LearnedProfile, preset_id: str | None, lora: str | None = None) -> list[str]:
+    """A note listing the runs behind a learned preset (for ``explain``), or none for other
+    presets; with ``lora``, the note is about that LoRA's weight from the preset's overlays."""
     preset = learned.preset(preset_id) if preset_id else None
     if preset is None:
         return []
     s = preset.learning_summary
     last = f", last run {s.last_run}" if s.last_run else ""
+    subject = f"LoRA {lora!r}: its weight comes from preset {preset.id!r}, which" if lora else f"preset {preset.id!r}"
     head = (
-        f"preset {preset.id!r} was learned from {s.runs_observed} rated runs "
+        f"{subject} was learned from {s.runs_observed} rated runs "
         f"(mean {s.mean_rating}, {s.experiment_runs} experiment / {s.review_runs} review, "
         f"{s.evidence_strength} evidence{last}); evidence:"
     )
