@@ -265,38 +265,6 @@ def scan(
     print_scan(entries)
 
 
-profile_app = typer.Typer(help="Author profile sidecars.", no_args_is_help=True)
-app.add_typer(profile_app, name="profile")
-
-
-@profile_app.command("init")
-def profile_init(
-    path: Annotated[Path, typer.Argument(help="The model or LoRA file to write a sidecar for.")],
-    profiles_dir: ProfilesDir = None,
-    schema: Annotated[
-        str | None, typer.Option("--schema", help="Value of the #:schema line (default: the shipped schema).")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing sidecar.")] = False,
-) -> None:
-    """Write <stem>.modelprofile.toml or .loraprofile.toml beside PATH, seeded from the metadata found."""
-    from config_layers.authoring.schemas import shipped_schema
-    from config_layers.authoring.sidecar_init import init_sidecar
-    from config_layers.scan import Scanner
-    from config_layers.shipped import profiles_dir as shipped_profiles
-
-    if not path.is_file():
-        raise _fail(ConfigError(f"{path}: not a file"))
-    entry = Scanner(profiles_dir if profiles_dir is not None else [shipped_profiles()]).entry(path)
-    for problem in entry.problems:
-        typer.echo(f"config-layers: warning: {problem}", err=True)
-    reference = schema or shipped_schema(entry.kind).resolve().as_uri()
-    try:
-        written = init_sidecar(entry, schema=reference, force=force)
-    except ConfigError as error:
-        raise _fail(error) from None
-    typer.echo(f"wrote {written} ({entry.kind}: {entry.kind_reason})")
-
-
 @app.command("learn")
 def learn_command(
     records: Annotated[list[Path], typer.Argument(help="LearningRecords files (learning_records.jsonl); only read.")],
@@ -365,6 +333,38 @@ def presets_command(
         typer.echo(json.dumps([c.to_dict() for c in candidates], indent=2))
     else:
         typer.echo(render_candidates(model, candidates))
+
+
+profile_app = typer.Typer(help="Author profile sidecars.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("init")
+def profile_init(
+    path: Annotated[Path, typer.Argument(help="The model or LoRA file to write a sidecar for.")],
+    profiles_dir: ProfilesDir = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Value of the #:schema line (default: the shipped schema).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing sidecar.")] = False,
+) -> None:
+    """Write <stem>.modelprofile.toml or .loraprofile.toml beside PATH, seeded from the metadata found."""
+    from config_layers.authoring.schemas import shipped_schema
+    from config_layers.authoring.sidecar_init import init_sidecar
+    from config_layers.scan import Scanner
+    from config_layers.shipped import profiles_dir as shipped_profiles
+
+    if not path.is_file():
+        raise _fail(ConfigError(f"{path}: not a file"))
+    entry = Scanner(profiles_dir if profiles_dir is not None else [shipped_profiles()]).entry(path)
+    for problem in entry.problems:
+        typer.echo(f"config-layers: warning: {problem}", err=True)
+    reference = schema or shipped_schema(entry.kind).resolve().as_uri()
+    try:
+        written = init_sidecar(entry, schema=reference, force=force)
+    except ConfigError as error:
+        raise _fail(error) from None
+    typer.echo(f"wrote {written} ({entry.kind}: {entry.kind_reason})")
 
 
 def _platform_user_file() -> Path:
