@@ -28,6 +28,8 @@ from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_laye
 from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
+from config_layers.learning.learned_file import LearnedProfile, learned_path, load_learned_profile
+from config_layers.learning.presets import PresetCandidate, evidence_notes, rank_candidates
 from config_layers.library import FileIndex
 from config_layers.lora_plan import LoraPlan, plan_loras
 from config_layers.loras.inspect import LoraInspection, inspect_lora, key_check
@@ -89,6 +91,7 @@ class _Profiles:
 
     model: ModelProfile | None = None
     checkpoint: Path | None = None
+    learned: LearnedProfile | None = None
     vae: tuple[str, KeyOrigin] | None = None
     library_checked: bool = False
     loras: dict[str, LoraProfile | None] = field(default_factory=dict)
@@ -146,6 +149,7 @@ class ConfigBuilder:
         self._user_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES))
         self._model_profiles: FileCache[ModelProfile | None] = FileCache(load_model_profile)
         self._lora_profiles: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
+        self._learned: FileCache[LearnedProfile | None] = FileCache(load_learned_profile)
         self._stacks: FileCache[StackFile] = FileCache(
             lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES))
         )
@@ -191,6 +195,8 @@ class ConfigBuilder:
         found = self._find_profiles(chosen_model, plan, lenient)
         self._check_headers(found, plan, lenient)
         suggestion = self._suggest(found, preset_id, chosen_model)
+        if suggestion is not None and found.learned is not None:
+            found.notes += evidence_notes(found.learned, suggestion.preset_id)
         if found.model is not None:
             profile_layer = model_profile_layer(found.model, suggestion, found.vae, tuple(found.notes))
         else:
@@ -204,6 +210,10 @@ class ConfigBuilder:
                 "".join(f" + {lora.name}" for lora in plan.loras),
             )
         selections = self._lora_selections(found, suggestion, plan)
+        if suggestion is not None and found.learned is not None:
+            for selection in selections:
+                if selection.choice.rule == "preset_overlay":
+                    found.lora_notes += evidence_notes(found.learned, suggestion.preset_id, selection.name)
         dropped = {ex.entry.entry.name.casefold() for ex in plan.excluded}
         # LoRAs another layer names although the stack excluded them are declared after the stack.
         excluded = {p.name.casefold() for p in plan.loras if p.entry is None and p.name.casefold() in dropped}
@@ -225,6 +235,18 @@ class ConfigBuilder:
         provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
         config._report = BuildReport(provenance, _summaries(layers, history), plan.warnings + found.warnings, stage)
         return config
+
+    def presets(self, model: str, loras: Sequence[str] = (), *, lenient: bool | None = None) -> list[PresetCandidate]:
+        """Every candidate preset of ``model`` (sidecar, foreign, library and learned ones), in
+        the order ``build()`` prefers them: the first is the one it picks, each says why, with
+        its rating, source, file and line, runs observed and the LoRA weights it gives ``loras``."""
+        lenient = self.lenient if lenient is None else lenient
+        plan = plan_loras(None, "txt2img", list(loras), self.lora_dirs, self._loras.find, lenient=lenient)
+        found = self._find_profiles(model, plan, lenient)
+        if found.model is None:
+            raise ConfigError(f"model {model!r} has no profile, so no presets; " + "; ".join(found.notes))
+        usable = [p for p in found.loras.values() if p is not None]
+        return rank_candidates(found.model, usable, found.learned)
 
     # -- layers -------------------------------------------------------------------------
 
@@ -371,7 +393,9 @@ class ConfigBuilder:
         if not (sidecar and sidecar.recommended_presets and sidecar.base_type != "unknown"):
             library = self._library_for(found, lenient).model(stem) or self._by_hash(checkpoint, "model")
         shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
-        priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        learned_file = learned_path(checkpoint)
+        found.learned = self._learned.get(learned_file) if learned_file.is_file() else None
+        priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown, learned=found.learned)
         found.vae = priors.vae
         if priors.profile is None:
             found.notes.append(

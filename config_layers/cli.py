@@ -90,9 +90,7 @@ def _build(
     stage: str,
     stacks_dir: list[Path] | None,
 ) -> PipelineConfig:
-    if not models_dir and not loras_dir:
-        library = examples_dir() / "models"
-        models_dir, loras_dir = [library / "Stable-diffusion"], [library / "Lora"]
+    models_dir, loras_dir = _library_dirs(models_dir, loras_dir)
     overrides = {}
     for item in set_ or []:
         key, sep, raw = item.partition("=")
@@ -101,8 +99,8 @@ def _build(
         overrides[key.strip()] = parse_value(raw.strip(), text=text_field(tuple(key.strip().split("."))))
     builder = ConfigBuilder(
         settings_file=settings,
-        model_dirs=models_dir or [],
-        lora_dirs=loras_dir or [],
+        model_dirs=models_dir,
+        lora_dirs=loras_dir,
         user_file=user_file,
         profile_dirs=profiles_dir,
         lenient=lenient,
@@ -118,6 +116,14 @@ def _build(
         lora_stack=stack,
         stage=stage,
     )
+
+
+def _library_dirs(models_dir: list[Path] | None, loras_dir: list[Path] | None) -> tuple[list[Path], list[Path]]:
+    """The folders given, or the shipped examples/ library when neither is."""
+    if not models_dir and not loras_dir:
+        library = examples_dir() / "models"
+        return [library / "Stable-diffusion"], [library / "Lora"]
+    return models_dir or [], loras_dir or []
 
 
 def _fail(error: ConfigError) -> typer.Exit:
@@ -257,6 +263,76 @@ def scan(
     from config_layers.dumps import print_scan
 
     print_scan(entries)
+
+
+@app.command("learn")
+def learn_command(
+    records: Annotated[list[Path], typer.Argument(help="LearningRecords files (learning_records.jsonl); only read.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Learn for this model only.")] = None,
+    min_runs: Annotated[int, typer.Option("--min-runs", help="Rated runs a preset needs.")] = 3,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here, not beside each checkpoint.")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Write the files (default: a dry run).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Any bad line is an error.")] = False,
+    half_life_days: Annotated[
+        float | None, typer.Option("--half-life-days", help="Weigh ratings by age with this half-life.")
+    ] = None,
+    models_dir: ModelsDir = None,
+    output: Output = Format.table,
+) -> None:
+    """Learn local_learning presets from rated runs: <checkpoint stem>.learned.toml per model.
+
+    A dry run unless --write; toml format prints the files that would be written.
+    """
+    import json
+
+    from config_layers.learning import learn
+
+    try:
+        report = learn(
+            records,
+            model=model,
+            min_runs=min_runs,
+            out=out,
+            write=write,
+            strict=strict,
+            half_life_days=half_life_days,
+            model_dirs=models_dir or [],
+        )
+    except ConfigError as error:
+        raise _fail(error) from None
+    if output is Format.json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    elif output is Format.toml:
+        typer.echo("\n".join(m.text for m in report.models if m.text), nl=False)
+    else:
+        typer.echo(report.render())
+
+
+@app.command("presets")
+def presets_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Checkpoint name (stem, file name or WebUI name).")],
+    lora: Lora = None,
+    models_dir: ModelsDir = None,
+    loras_dir: LorasDir = None,
+    profiles_dir: ProfilesDir = None,
+    lenient: Lenient = False,
+    output: Output = Format.table,
+) -> None:
+    """List every candidate preset of a model (Good / Better / Best), ranked as build() picks."""
+    import json
+
+    from config_layers.learning.presets import render_candidates
+
+    models_dir, loras_dir = _library_dirs(models_dir, loras_dir)
+    builder = ConfigBuilder(model_dirs=models_dir, lora_dirs=loras_dir, profile_dirs=profiles_dir, lenient=lenient)
+    try:
+        candidates = builder.presets(model, lora or [])
+    except ConfigError as error:
+        raise _fail(error) from None
+    if output is Format.json:
+        typer.echo(json.dumps([c.to_dict() for c in candidates], indent=2))
+    else:
+        typer.echo(render_candidates(model, candidates))
 
 
 profile_app = typer.Typer(help="Author profile sidecars.", no_args_is_help=True)

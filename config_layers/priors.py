@@ -7,6 +7,9 @@
    safetensors header;
 3. the profile library (the shipped ``profiles/``), matched by name, alias or hash.
 
+A model's ``<stem>.learned.toml`` (presets learned from LearningRecords) is not one more rung of
+that ladder: its presets join whichever presets won as further candidates, and never replace them.
+
 Each aspect (a model's presets and base type; a LoRA's weights, pairings, trigger phrases and
 base type) comes from the first source that has it. Pure: the builder reads the files.
 """
@@ -16,13 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
 from config_layers.metadata import ForeignPriors, ForeignValue
 from config_layers.positions import json_positions
-from config_layers.profiles.models import KeyOrigin, LoraProfile, ModelProfile, _Profile
+from config_layers.profiles.models import KeyOrigin, LoraProfile, ModelPreset, ModelProfile, _Profile
+
+if TYPE_CHECKING:
+    from config_layers.learning.learned_file import LearnedProfile
 
 P = TypeVar("P", bound=_Profile)
 
@@ -147,8 +153,10 @@ def combine_model_priors(
     library: ModelProfile | None,
     *,
     sidecar_path: str,
+    learned: LearnedProfile | None = None,
 ) -> Priors[ModelProfile]:
-    """A model's priors from its sidecar, foreign metadata and library profile."""
+    """A model's priors from its sidecar, foreign metadata and library profile, plus the
+    presets of its learned file as further candidates."""
     ordered = _ordered(foreign)
     combiner = _Combiner(sidecar, library)
     lib_origin = _library_origin(library) if library else None
@@ -174,9 +182,42 @@ def combine_model_priors(
     if vae_from is not None and vae_from.vae is not None:
         vae = (str(vae_from.vae.value), _foreign_origin(vae_from, vae_from.vae))
         combiner.used.setdefault(_label(vae_from), []).append("vae")
+    joined = _join_learned(combiner, learned) if learned is not None else None
     profile = _assemble(ModelProfile, "model_profile", {"model_name": stem}, combiner, sidecar, library)
     candidates = _candidates(combiner, sidecar, sidecar_path, ordered, library)
+    if joined is not None:
+        candidates.append(joined)
     return Priors(profile, candidates, vae)
+
+
+#: A model profile holds at most this many presets (ModelProfile.recommended_presets).
+_MAX_PRESETS = 100
+
+
+def _join_learned(combiner: _Combiner, learned: LearnedProfile) -> Candidate:
+    """Append the learned presets to the presets already taken, each value located in the learned file."""
+    path = str(learned.document.path) if learned.document else "learned presets"
+    locate = learned.document.position if learned.document else None
+    existing = list(combiner.data.get("recommended_presets", []))
+    room = max(0, _MAX_PRESETS - len(existing))
+    joining = learned.recommended_presets[:room]
+    for offset, preset in enumerate(joining):
+        summary = preset.learning_summary
+        rule = f"local_learning: {summary.runs_observed} rated runs, mean rating {summary.mean_rating}"
+        own: tuple[str | int, ...] = ("recommended_presets", offset)
+        keys: list[tuple[str | int, ...]] = [(), *((name,) for name in ModelPreset.model_fields)]
+        keys += [("lora_overlays", k, "weight") for k in range(len(preset.lora_overlays))]
+        for key in keys:
+            combiner.origins[("recommended_presets", len(existing) + offset, *key)] = KeyOrigin(
+                f"{path}#{preset.id}", rule, locate, (*own, *key)
+            )
+    if joining:
+        combiner.data["recommended_presets"] = existing + [p.as_model_preset() for p in joining]
+        combiner.used.setdefault("learned", []).append("recommended_presets")
+    status = f"{len(joining)} local_learning preset{'s' * (len(joining) != 1)} joined the candidates"
+    if len(joining) < len(learned.recommended_presets):
+        status += f" ({len(learned.recommended_presets) - len(joining)} more left out: a profile holds {_MAX_PRESETS})"
+    return Candidate("learned", path, status)
 
 
 def combine_lora_priors(

@@ -59,9 +59,13 @@ def model_profile_layer(
     origins: dict[KeyPath, Origin] = {}
     sources: list[str] = []
     if suggestion is not None:
-        source = f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
-        sources.append(source)
         preset_key: KeyPath = ("recommended_presets", suggestion.preset_index)
+        source = f"{profile_source(profile, profile.model_name)}#{suggestion.preset_id}"
+        # A learned preset lives in the model's .learned.toml, not in its sidecar.
+        learned = profile.key_origin(preset_key)
+        if learned is not None and learned.source.endswith(f"#{suggestion.preset_id}"):
+            source = learned.source
+        sources.append(source)
         values = {
             "sampler": suggestion.sampler,
             "scheduler": suggestion.scheduler,

@@ -75,11 +75,25 @@ class SuggestedPreset:
     explanation: str = ""
 
 
+#: At equal rating a preset learned from the user's own rated runs beats a prior from elsewhere.
+LEARNED_SOURCE = "local_learning"
+
+
+def rank_presets(presets: Sequence[ModelPreset]) -> list[int]:
+    """Indexes of ``presets`` in the order ``build()`` prefers them: highest rating first; at
+    equal rating ``local_learning`` before any other source; then the order listed."""
+    return sorted(
+        range(len(presets)),
+        key=lambda i: (-RATING_RANK[presets[i].rating], presets[i].source != LEARNED_SOURCE, i),
+    )
+
+
 def choose_preset(profile: ModelProfile, preset_id: str | None = None) -> tuple[int, ModelPreset, str]:
     """The preset to use and a sentence saying why.
 
-    A named preset is honoured; otherwise the highest rating wins (best > better > good >
-    neutral > bad) and among equal ratings the one listed first in the sidecar wins.
+    A named preset is honoured; otherwise the first of ``rank_presets``: the highest rating
+    wins (best > better > good > neutral > bad), at equal rating a ``local_learning`` preset
+    beats the others, and then the one listed first wins.
     """
     presets = profile.recommended_presets
     if preset_id is not None:
@@ -90,13 +104,17 @@ def choose_preset(profile: ModelProfile, preset_id: str | None = None) -> tuple[
         raise ConfigError(
             f"preset {preset_id!r} is not in the profile of {profile.model_name!r}; available: {available}"
         )
-    best_rank = max(RATING_RANK[p.rating] for p in presets)
-    tied = [(i, p) for i, p in enumerate(presets) if RATING_RANK[p.rating] == best_rank]
-    index, preset = tied[0]
+    order = rank_presets(presets)
+    index = order[0]
+    preset = presets[index]
+    tied = [presets[i] for i in order[1:] if presets[i].rating == preset.rating]
     why = f"preset {preset.id!r} has the highest rating ({preset.rating})"
-    if len(tied) > 1:
-        others = ", ".join(repr(p.id) for _, p in tied[1:])
-        why += f"; tied with {others}, resolved by file order (the first listed wins)"
+    if tied:
+        others = ", ".join(repr(p.id) for p in tied)
+        if preset.source == LEARNED_SOURCE and any(p.source != LEARNED_SOURCE for p in tied):
+            why += f"; tied with {others}: at equal rating local_learning wins, then the first listed"
+        else:
+            why += f"; tied with {others}, resolved by file order (the first listed wins)"
     return index, preset, why
 
 
