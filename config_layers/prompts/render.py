@@ -54,7 +54,7 @@ def render_report(report: PromptReport) -> str:
     if report.warnings:
         lines.append("warnings:")
         lines += [f"  - {warning}" for warning in report.warnings]
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def explain_prompt(config: PipelineConfig, key: str) -> str:
@@ -66,4 +66,4 @@ def explain_prompt(config: PipelineConfig, key: str) -> str:
     lines = [config.report.explain(key), *render_composed(name, composed, report, chunks=False)]
     if key == "prompt":
         lines.append(f"  budget: {report.verdict()}")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
