@@ -117,13 +117,9 @@ def test_emphasis_parser_follows_the_webui() -> None:
 
 STACK = """\
 style_prompt = "oil painting, Masterpiece"
-
-[[loras]]
-name = "film_grain"
-file = "film_grain.safetensors"
-scale = 0.8
-applies_to = ["txt2img"]
-trigger = "film grain"
+loras = [
+{ name = "film_grain", file = "film_grain.safetensors", scale = 0.8, applies_to = ["txt2img"], trigger = "film grain" }
+]
 """
 
 PROMPT_MODEL = MODEL_TOML.replace(

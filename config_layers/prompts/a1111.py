@@ -186,11 +186,12 @@ def tokenize(segments: Sequence[Segment], tokenizer: Tokenizer, boundaries: Sequ
 def _stretches(segment: Segment, tokenizer: Tokenizer, boundaries: Sequence[int], total: int) -> list[tuple[int, int]]:
     """(first token index, prompt offset) of each stretch of ``segment`` between part boundaries."""
     stretches = [(0, segment.offsets[0])]
-    for char in range(1, len(segment.offsets)):
-        offset, previous = segment.offsets[char], segment.offsets[char - 1]
-        if bisect.bisect_right(boundaries, offset) != bisect.bisect_right(boundaries, previous):
+    first, last = segment.offsets[0], segment.offsets[-1]
+    for boundary in boundaries[bisect.bisect_right(boundaries, first) : bisect.bisect_right(boundaries, last)]:
+        char = bisect.bisect_left(segment.offsets, boundary)  # offsets only grow along a segment
+        if 0 < char < len(segment.offsets) and segment.offsets[char] != stretches[-1][1]:
             before = len(tokenizer.encode(segment.text[:char]))
-            stretches.append((min(max(before, stretches[-1][0]), total), offset))
+            stretches.append((min(max(before, stretches[-1][0]), total), segment.offsets[char]))
     return stretches
 
 

@@ -85,6 +85,8 @@ class Composed:
 def split_phrases(text: str) -> list[str]:
     """The phrases of ``text``: split at commas outside brackets (``(a, b:1.2)`` stays one),
     stripped, empty ones left out."""
+    if not any(char in text for char in "([\\"):
+        return [phrase.strip() for phrase in text.split(",") if phrase.strip()]
     phrases: list[str] = []
     depth = 0
     start = 0

@@ -18,6 +18,8 @@ def render_composed(name: str, composed: Composed, report: PromptReport, *, chun
     """``name``'s composed text, one row per part (tokens, chunks, source), duplicates removed
     and, with ``chunks``, each chunk as the tokenizer sees it."""
     lines = [f"{name}: {composed.text!r}"]
+    if not composed.text:
+        return lines
     width = max([len(c.part.label) for c in composed.parts] + [len(_SEPARATORS)])
     lines.append(f"  {'tokens':>7}  {'chunks':<6}  {'part':<{width}}  source")
     for counted in composed.parts:
