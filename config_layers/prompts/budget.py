@@ -101,6 +101,7 @@ class PromptReport:
     lost: str = ""
     warnings: list[str] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    counter: Tokenizer = field(default_factory=get_tokenizer, repr=False)
 
     def n(self, count: int) -> str:
         """A count as printed: ``~`` marks an estimate."""
@@ -155,7 +156,7 @@ class PromptReport:
 
 
 def _composed_dict(composed: Composed, report: PromptReport) -> dict[str, Any]:
-    tokenizer = get_tokenizer()
+    tokenizer = report.counter
     return {
         "text": composed.text,
         "tokens": composed.tokens,
@@ -222,7 +223,19 @@ def prompt_report(
         drops.append(Drop(victim, "; ".join(over)))
     negative = compose(dedupe(negative_parts(config, origin_of)), tok, chunked=rule.chunked)
     report = PromptReport(
-        base_type, rule, tok.name, tok.exact, prompt, negative, budget, budget_origin, count, t5, drops, over
+        base_type,
+        rule,
+        tok.name,
+        tok.exact,
+        prompt,
+        negative,
+        budget,
+        budget_origin,
+        count,
+        t5,
+        drops,
+        over,
+        counter=tok,
     )
     _explain_findings(report, tok)
     if over:
@@ -248,10 +261,10 @@ def prompt_report(
 
 
 def _over(count: int, budget: int, origin: Origin | None, t5: int | None, exact: bool) -> list[str]:
-    shown = str(count) if exact else f"~{count} (estimate)"
+    shown = f"{count} tokens" if exact else f"~{count} tokens (estimate)"
     over = []
     if budget and count > budget:
-        over.append(f"{shown} tokens > prompt_budget {budget}" + (f" ({origin})" if origin else ""))
+        over.append(f"{shown} > prompt_budget {budget}" + (f" ({origin})" if origin else ""))
     if t5 is not None and t5 > T5_LIMIT:
         over.append(f"T5 ~{t5} tokens (estimate) > {T5_LIMIT}")
     return over

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from config_layers.prompts.budget import PromptReport, prompt_report
 from config_layers.prompts.compose import Composed
-from config_layers.prompts.tokenizer import CHUNK_LENGTH, get_tokenizer
+from config_layers.prompts.tokenizer import CHUNK_LENGTH
 
 if TYPE_CHECKING:
     from config_layers.schema import PipelineConfig
@@ -36,7 +36,7 @@ def render_composed(name: str, composed: Composed, report: PromptReport, *, chun
         total += f"; the WebUI counts {report.n(composed.chunked.count)} in {len(composed.chunked.chunks)} chunk(s)"
     lines.append(f"  {report.n(composed.tokens):>7}  {'':<6}  {total}")
     if chunks and report.rule.chunked and composed.tokens:
-        tokenizer = get_tokenizer()
+        tokenizer = report.counter
         for number, window in enumerate(composed.chunked.chunks, start=1):
             text = tokenizer.decode([t.id for t in window])
             lines.append(f"  chunk {number} ({report.n(len(window))}/{CHUNK_LENGTH}): {text}")
@@ -45,8 +45,7 @@ def render_composed(name: str, composed: Composed, report: PromptReport, *, chun
 
 def render_report(report: PromptReport) -> str:
     """The ``tokens`` command's text output."""
-    counted = "an estimate" if not report.exact else report.tokenizer
-    lines = [f"counted with {counted}" + (f" — {report.tokenizer}" if not report.exact else "")]
+    lines = [f"counted with {report.tokenizer}"]
     lines.append(f"model family {report.rule.description}")
     lines += render_composed("prompt", report.prompt, report)
     lines += render_composed("negative_prompt", report.negative, report)
@@ -64,7 +63,7 @@ def explain_prompt(config: PipelineConfig, key: str) -> str:
     composed text with each part, its source and its token count, and the budget verdict."""
     report = prompt_report(config)
     composed = report.prompt if key == "prompt" else report.negative
-    name = f"composed {key} ({'estimate, ' if not report.exact else ''}{report.tokenizer})"
+    name = f"composed {key} ({report.tokenizer})"
     lines = [config.report.explain(key), *render_composed(name, composed, report, chunks=False)]
     if key == "prompt":
         lines.append(f"  budget: {report.verdict()}")
