@@ -156,6 +156,9 @@ def test_negative_is_quality_negative_then_negative_prompt(prompts: Library) -> 
         overrides={"quality_negative": "worst quality, blurry", "negative_prompt": "Blurry, text"}
     )
     assert cfg.to_webui_payload()["negative_prompt"] == "worst quality, blurry, text"
+    text = cfg.explain("negative_prompt")
+    assert text.startswith("negative_prompt = 'Blurry, text'") and "composed negative_prompt (" in text
+    assert "removed duplicate: Blurry (already in quality negative)" in text
 
 
 @needs_clip
