@@ -233,7 +233,9 @@ class ConfigBuilder:
         config = _validate(merged, history)
         leaves = dict(iter_leaves(config.model_dump()))
         provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
-        config._report = BuildReport(provenance, _summaries(layers, history), plan.warnings + found.warnings, stage)
+        base_type = found.model.base_type if found.model is not None else "unknown"
+        warnings = plan.warnings + found.warnings
+        config._report = BuildReport(provenance, _summaries(layers, history), warnings, stage, base_type, lenient)
         return config
 
     def presets(self, model: str, loras: Sequence[str] = (), *, lenient: bool | None = None) -> list[PresetCandidate]:

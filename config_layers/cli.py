@@ -195,6 +195,41 @@ def explain(
     typer.echo("\n".join(texts))
 
 
+class TokensFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def tokens(
+    model: Model = None,
+    lora: Lora = None,
+    models_dir: ModelsDir = None,
+    loras_dir: LorasDir = None,
+    profiles_dir: ProfilesDir = None,
+    user_file: UserFile = None,
+    settings: Settings = None,
+    preset: Preset = None,
+    set_: Sets = None,
+    lenient: Lenient = False,
+    stack: StackName = None,
+    stage: StageName = "txt2img",
+    stacks_dir: StacksDir = None,
+    output: Annotated[TokensFormat, typer.Option("--format", "-f", help="Output format.")] = TokensFormat.table,
+) -> None:
+    """Print the composed prompt and negative, tokens per part, the chunks the WebUI will
+    encode, and the budget verdict."""
+    import json
+
+    from config_layers.prompts import prompt_report, render_report
+
+    try:
+        report = prompt_report(_build(**_build_options(locals())))
+    except ConfigError as error:
+        raise _fail(error) from None
+    typer.echo(json.dumps(report.to_dict(), indent=2) if output is TokensFormat.json else render_report(report))
+
+
 @app.command("schema")
 def schema_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the schema files into.")] = Path("."),

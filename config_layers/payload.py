@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
-
-from config_layers.normalize import model_stem
 
 if TYPE_CHECKING:
     from config_layers.schema import PipelineConfig
@@ -16,24 +13,6 @@ PAYLOAD_STAGES = ("txt2img", "img2img")
 def lora_token(name: str, weight: float) -> str:
     """``<lora:name:0.6>``; weights print without float noise (``1``, ``0.55``)."""
     return f"<lora:{name}:{round(weight, 4):g}>"
-
-
-def prompt_with_loras(config: PipelineConfig, *, triggers: bool = True) -> str:
-    """The prompt plus each LoRA's trigger and token, in LoRA order, nothing twice: a trigger
-    already in the prompt and a LoRA the prompt already loads (any weight) are not added."""
-    parts = [config.prompt.strip()] if config.prompt.strip() else []
-    text = config.prompt
-    for key, lora in config.loras.items():
-        # The WebUI finds a LoRA by its file's stem, which a stack entry's name need not be.
-        name = model_stem(lora.path) if lora.path else key
-        if triggers and lora.trigger and lora.trigger.casefold() not in text.casefold():
-            parts.append(lora.trigger)
-            text += f", {lora.trigger}"
-        if not re.search(rf"<lora:{re.escape(name)}:[^>]*>", text, flags=re.IGNORECASE):
-            token = lora_token(name, lora.weight)
-            parts.append(token)
-            text += f" {token}"
-    return ", ".join(parts)
 
 
 def webui_payload(
@@ -54,13 +33,16 @@ def webui_payload(
             "the refiner is enabled; its keys (refiner_checkpoint, refiner_switch_at) are not ones the webuiapi "
             "client sends: pass refiner=True to include them"
         )
+    from config_layers.prompts import payload_prompts
+
+    prompt, negative_prompt = payload_prompts(config, triggers=triggers)
     t = config.txt2img
     override_settings: dict[str, Any] = {"sd_vae": config.vae, "CLIP_stop_at_last_layers": t.clip_skip}
     if config.model:
         override_settings["sd_model_checkpoint"] = config.model
     payload: dict[str, Any] = {
-        "prompt": prompt_with_loras(config, triggers=triggers),
-        "negative_prompt": config.negative_prompt,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
         "sampler_name": t.sampler_name,
         "scheduler": t.scheduler,
         "steps": t.steps,

@@ -279,6 +279,11 @@ class BuildReport:
     layers: list[LayerSummary]
     warnings: list[str] = field(default_factory=list)
     stage: str = "txt2img"
+    #: The model's base type and the build's leniency: composing the prompt later needs them.
+    base_type: str = "unknown"
+    lenient: bool = False
+    #: Notes attached to config paths after the build (a prompt part dropped over budget).
+    field_notes: dict[str, list[str]] = field(default_factory=dict)
 
     def explain(self, key: str) -> str:
         """Provenance of ``key`` plus the notes of the layers involved: which profile candidates
@@ -299,6 +304,9 @@ class BuildReport:
             for note in summary.notes
             if lora is None or summary.name != "lora_overlays" or repr(lora) in note
             for index, line in enumerate(note.splitlines())
+        ]
+        notes += [
+            f"  note (prompt): {note}" for path, kept in self.field_notes.items() if _under(path, key) for note in kept
         ]
         return "\n".join([text, *notes])
 

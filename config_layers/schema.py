@@ -5,7 +5,8 @@ string is never coerced into a number, and the bounds catch real mistakes (steps
 width that is not a multiple of 8, a LoRA weight of 60 meant as 0.6).
 
 Prompts live at the top level (``prompt``, ``negative_prompt``) because every stage of
-StableNew's pipeline renders the same prompt; per-stage settings live in stage tables.
+StableNew's pipeline renders the same prompt; per-stage settings live in stage tables. The
+payload prompt is composed from parts (``config_layers.prompts``): ``prompt`` is the subject.
 """
 
 from __future__ import annotations
@@ -131,8 +132,12 @@ class PipelineConfig(_Section):
 
     model: Name | None = None
     vae: Name = "Automatic"
-    prompt: Text = ""
+    prompt: Text = Field("", description="the subject; the payload prompt is composed around it")
     negative_prompt: Text = ""
+    quality_prompt: Text = Field("", description="quality tags, first in the composed prompt")
+    style_prompt: Text = Field("", description="style, after the subject; dropped first when over budget")
+    quality_negative: Text = Field("", description="quality tags of the negative, before negative_prompt")
+    prompt_budget: int = Field(0, ge=0, le=10_000, description="tokens; 0: none (the family's limits still apply)")
     txt2img: Txt2ImgStage = Field(default_factory=Txt2ImgStage)
     hires: HiresStage = Field(default_factory=HiresStage)
     refiner: RefinerStage = Field(default_factory=RefinerStage)
@@ -162,7 +167,12 @@ class PipelineConfig(_Section):
     def explain(self, key: str) -> str:
         """A person-readable account of ``key`` (a leaf or a table such as ``loras``): its winner,
         the chain it overrode, and the notes of the layers involved (profile candidates
-        considered, how the preset was chosen)."""
+        considered, how the preset was chosen). ``prompt`` and ``negative_prompt`` add the
+        composed text, each part with its source and token count."""
+        if key in ("prompt", "negative_prompt"):
+            from config_layers.prompts import explain_prompt
+
+            return explain_prompt(self, key)
         return self.report.explain(key)
 
     def field_provenance(self, key: str) -> FieldProvenance:

@@ -61,7 +61,8 @@ def test_prompt_gets_lora_tokens_and_triggers_once(configured: Library) -> None:
     cfg = configured.builder().build(
         model="RealVisXL_V4.0", lora_stack="look", overrides={"prompt": "a cowboy <lora:western:0.3>"}
     )
-    assert cfg.to_webui_payload()["prompt"] == "a cowboy <lora:western:0.3>, film grain, <lora:film_grain:0.8>"
+    # Triggers come before the subject (the documented composition order).
+    assert cfg.to_webui_payload()["prompt"] == "film grain, a cowboy <lora:western:0.3>, <lora:film_grain:0.8>"
     assert "film grain" not in cfg.to_webui_payload(triggers=False)["prompt"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -36,7 +37,7 @@ def test_every_layer_in_order_with_env_var_names_and_preset_anchors(rich_library
     chain = [(c.origin.layer, c.origin.source, c.origin.line, c.value) for c in entry.chain]
     sidecar = str(rich_library.models / "RealVisXL_V4.0.modelprofile.toml")
     assert chain == [
-        ("defaults", str(rich_library.settings), 12, 20),
+        ("defaults", str(rich_library.settings), _line_of(rich_library.settings, "steps = 20"), 20),
         ("model_profile", f"{sidecar}#rvxl_photoreal_default", 25, 30),
         ("user_file", str(user), 3, 35),
         ("env", "STABLENEW_TXT2IMG__STEPS", None, 40),
@@ -211,3 +212,8 @@ def test_overrides_always_win(stack: list[dict[str, Any]], overrides: dict[str, 
         entry = prov[matches[0]]
         assert entry.layer == "overrides"
         assert entry.value == value
+
+
+def _line_of(path: Path, text: str) -> int:
+    """The 1-based line of ``text`` in ``path`` (the shipped settings file grows)."""
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith(text))

@@ -81,7 +81,8 @@ def stack_layers(
     """One layer per stack file of the chain, base first, each located in its file: it drops
     what it excludes, then declares its entries for ``stage`` (``loras.<name>.{weight,path,
     trigger}``). So ``explain loras.<name>`` shows an excluded entry, which file dropped it, and
-    an entry added back. ``resolved`` maps ``id(entry)`` to the file of each entry that is in
+    an entry added back. A stack file's prompt settings (``style_prompt`` …) are declared with
+    its entries. ``resolved`` maps ``id(entry)`` to the file of each entry that is in
     the final stack."""
     layers = []
     for index, step in enumerate(steps):
@@ -104,9 +105,13 @@ def stack_layers(
             for exclusion in step.excludes
         )
         source = str(step.document.path)
+        data: dict[str, Any] = {"loras": loras} if loras else {}
+        for key in step.prompt:
+            data[key] = step.document.data[key]
+            origins[(key,)] = Origin("lora_overlays", source, (key,), _locate=step.document.position)
         layer = mapped_layer(
             "lora_overlays",
-            {"loras": loras} if loras else {},
+            data,
             origins,
             sources=(source,),
             notes=notes if index == len(steps) - 1 else (),

@@ -8,6 +8,7 @@ from config_layers.layers.base import Layer, empty_layer, mapped_layer
 from config_layers.origin import KeyPath, Origin
 from config_layers.profiles.models import KeyOrigin, ModelProfile, _Profile
 from config_layers.profiles.suggest import SuggestedPreset
+from config_layers.prompts.compose import PROMPT_SETTINGS
 
 # config leaf below txt2img <- preset field
 _FIELDS: tuple[tuple[str, str], ...] = (
@@ -85,6 +86,11 @@ def model_profile_layer(
         for leaf in ("width", "height"):
             origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
         data["txt2img"] = txt2img
+        preset = profile.recommended_presets[suggestion.preset_index]
+        for name in PROMPT_SETTINGS:
+            if getattr(preset, name) is not None:
+                data[name] = getattr(preset, name)
+                origins[(name,)] = profile_origin("model_profile", profile, source, (*preset_key, name))
         notes = (*notes, f"preset {suggestion.preset_id!r} ({suggestion.source}): {suggestion.explanation}")
     if vae is not None:
         value, where = vae

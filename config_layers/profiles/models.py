@@ -58,6 +58,11 @@ class ModelPreset(_Strict):
     lora_overlays: Annotated[list[LoraOverlay], Field(max_length=100)] = []
     sources: Citations = []
     notes: Text | None = None
+    # Prompt parts this model wants (config_layers.prompts): "score_9, score_8_up" for Pony.
+    quality_prompt: Text | None = None
+    style_prompt: Text | None = None
+    quality_negative: Text | None = None
+    prompt_budget: int | None = Field(default=None, ge=0, le=10_000)
 
     @field_validator("resolution", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from config_layers.documents import Document
 from config_layers.errors import ConfigError
 from config_layers.origin import KeyPath
+from config_layers.prompts.compose import PROMPT_SETTINGS
 from config_layers.stacks.models import LocatedEntry, StackFile, Stage
 
 
@@ -27,6 +28,8 @@ class StackStep:
     document: Document
     declares: list[LocatedEntry]
     excludes: list[Exclusion]
+    #: The prompt settings (``style_prompt`` …) this stack file sets, as top-level keys.
+    prompt: tuple[str, ...] = ()
 
 
 @dataclass
@@ -75,7 +78,7 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
     for stack in chain:
         if stack.extends is None:
             composed.entries = [stack.legacy] if stack.legacy else list(stack.entries)
-            composed.steps.append(StackStep(stack.document, list(composed.entries), []))
+            composed.steps.append(StackStep(stack.document, list(composed.entries), [], _prompt_keys(stack)))
             continue
         inherited = {e.entry.name.casefold(): e for e in composed.entries}
         dropped: set[str] = set()
@@ -101,5 +104,9 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
             names.add(added.entry.name.casefold())
             composed.entries.append(added)
         composed.excluded += step_excludes
-        composed.steps.append(StackStep(stack.document, list(stack.add), step_excludes))
+        composed.steps.append(StackStep(stack.document, list(stack.add), step_excludes, _prompt_keys(stack)))
     return composed
+
+
+def _prompt_keys(stack: StackFile) -> tuple[str, ...]:
+    return tuple(key for key in PROMPT_SETTINGS if key in stack.document.data)

@@ -11,6 +11,7 @@ from config_layers.documents import Document
 from config_layers.errors import ConfigErrors, FileError
 from config_layers.normalize import model_stem
 from config_layers.origin import KeyPath
+from config_layers.prompts.compose import PROMPT_SETTINGS
 from config_layers.schema import LoraName, LoraWeight, Text
 from config_layers.validation import short_message
 
@@ -62,10 +63,12 @@ class StackFile:
 def parse_stack(name: str, document: Document) -> StackFile:
     """Validate a stack document's shape; every error names the file, entry and field."""
     data = document.data
-    unknown = [key for key in data if key not in ("extends", "loras", *LEGACY_KEYS)]
+    unknown = [key for key in data if key not in ("extends", "loras", *LEGACY_KEYS, *PROMPT_SETTINGS)]
     if unknown:
         raise document.error(
-            (unknown[0],), "unknown key; a stack has 'extends', 'loras' (or legacy 'lora', 'lora_scale')"
+            (unknown[0],),
+            "unknown key; a stack has 'extends', 'loras' (or legacy 'lora', 'lora_scale') and the prompt "
+            f"settings {', '.join(PROMPT_SETTINGS)}",
         )
     stack = StackFile(name, document)
     has_legacy = any(key in data for key in LEGACY_KEYS)
