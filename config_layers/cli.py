@@ -291,6 +291,18 @@ def profile_init(
     typer.echo(f"wrote {written} ({entry.kind}: {entry.kind_reason})")
 
 
+@app.command("env")
+def env_command(
+    prefix: Annotated[str, typer.Option("--prefix", help="Variable prefix.")] = "STABLENEW",
+) -> None:
+    """List every PREFIX_* variable set and its fate: read, legacy (StableNew's name), ignored or refused."""
+    import os
+
+    from config_layers.layers.stablenew_env import env_report
+
+    typer.echo(env_report(os.environ, prefix.rstrip("_")))
+
+
 def _platform_user_file() -> Path:
     from platformdirs import user_config_path
 
