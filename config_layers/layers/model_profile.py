@@ -20,6 +20,15 @@ _FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: StableNew V2 profile fields with a meaning here: config path <- profile field.
+V2_FIELDS: tuple[tuple[tuple[str, str], str], ...] = (
+    (("hires", "upscaler"), "default_hires_upscaler_id"),
+    (("hires", "denoising_strength"), "default_hires_denoise"),
+)
+#: StableNew V2 profile fields that are StableNew's own ids: carried in the notes, never dropped.
+STABLENEW_IDS = ("default_refiner_id", "style_profile_id")
+
+
 def profile_source(profile: _Profile, fallback_name: str) -> str:
     """The file a profile came from, or its name when it was built in code."""
     return str(profile.document.path) if profile.document else fallback_name
@@ -82,12 +91,30 @@ def model_profile_layer(
             origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
         data["txt2img"] = txt2img
         notes = (*notes, f"preset {suggestion.preset_id!r} ({suggestion.source}): {suggestion.explanation}")
+    source = profile_source(profile, profile.model_name)
+    for path, profile_field in V2_FIELDS:
+        value = getattr(profile, profile_field)
+        if value is not None:
+            data.setdefault(path[0], {})[path[1]] = value
+            origins[path] = profile_origin("model_profile", profile, source, (profile_field,), "StableNew V2 field")
+            if source not in sources:
+                sources.append(source)
+    notes = (*notes, *_stablenew_ids(profile, source))
     if vae is not None:
         value, where = vae
         data["vae"] = value
         origins[("vae",)] = Origin("model_profile", where.source, where.key, rule=where.rule, _locate=where.locate)
         sources.append(where.source)
     return mapped_layer("model_profile", data, origins, sources=tuple(sources), notes=notes)
+
+
+def _stablenew_ids(profile: ModelProfile, source: str) -> list[str]:
+    ids = [
+        f"{name} = {getattr(profile, name)!r} ({profile_origin('model_profile', profile, source, (name,)).where()})"
+        for name in STABLENEW_IDS
+        if getattr(profile, name) is not None
+    ]
+    return [f"StableNew profile ids (no config field; for the controller): {'; '.join(ids)}"] if ids else []
 
 
 def no_model_profile_layer(reason: str) -> Layer:
