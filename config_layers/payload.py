@@ -47,21 +47,30 @@ def lora_token(name: str, weight: float) -> str:
 
 
 def prompt_with_loras(config: PipelineConfig, *, triggers: bool = True) -> str:
-    """The prompt plus each LoRA's trigger and token, in LoRA order, nothing twice: a trigger
-    already in the prompt and a LoRA the prompt already loads (any weight) are not added."""
+    """The prompt plus each LoRA's trigger and token, in LoRA order, nothing twice: trigger
+    phrases already in the prompt and a LoRA the prompt already loads (any weight) are not added."""
     parts = [config.prompt.strip()] if config.prompt.strip() else []
     text = config.prompt
     for key, lora in config.loras.items():
         # The WebUI finds a LoRA by its file's stem, which a stack entry's name need not be.
         name = model_stem(lora.path) if lora.path else key
-        if triggers and lora.trigger and lora.trigger.casefold() not in text.casefold():
-            parts.append(lora.trigger)
-            text += f", {lora.trigger}"
+        missing = missing_trigger(lora.trigger, text) if triggers else None
+        if missing:
+            parts.append(missing)
+            text += f", {missing}"
         if not re.search(rf"<lora:{re.escape(name)}:[^>]*>", text, flags=re.IGNORECASE):
             token = lora_token(name, lora.weight)
             parts.append(token)
             text += f" {token}"
     return ", ".join(parts)
+
+
+def missing_trigger(trigger: str | None, prompt: str) -> str | None:
+    """The comma-separated phrases of ``trigger`` that ``prompt`` does not hold yet (ignoring
+    case), joined again; None when there is nothing to add (no trigger, ``""``, all present)."""
+    held = prompt.casefold()
+    phrases = [p.strip() for p in (trigger or "").split(",") if p.strip() and p.strip().casefold() not in held]
+    return ", ".join(phrases) or None
 
 
 def webui_payload(
