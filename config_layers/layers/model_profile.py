@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from config_layers.layers.base import Layer, empty_layer, mapped_layer
+from config_layers.normalize import split_sampler
 from config_layers.origin import KeyPath, Origin
 from config_layers.profiles.models import KeyOrigin, ModelProfile, _Profile
 from config_layers.profiles.suggest import SuggestedPreset
+
+#: A1111's scheduler choice (>= 1.9) meaning "the sampler's own default".
+AUTOMATIC_SCHEDULER = "Automatic"
 
 # config leaf below txt2img <- preset field
 _FIELDS: tuple[tuple[str, str], ...] = (
@@ -86,6 +90,17 @@ def model_profile_layer(
                 origins[("txt2img", leaf)] = profile_origin(
                     "model_profile", profile, source, (*preset_key, preset_field)
                 )
+        if suggestion.scheduler is None and split_sampler(suggestion.sampler)[1] is None:
+            # No scheduler means the sampler's own default, not whatever a lower layer says.
+            txt2img["scheduler"] = AUTOMATIC_SCHEDULER
+            origins[("txt2img", "scheduler")] = profile_origin(
+                "model_profile",
+                profile,
+                source,
+                (*preset_key, "sampler"),
+                f"the preset names sampler {suggestion.sampler!r} and no scheduler: {AUTOMATIC_SCHEDULER!r}, "
+                "the sampler's own default (A1111 >= 1.9)",
+            )
         txt2img["width"], txt2img["height"] = suggestion.resolution
         for leaf in ("width", "height"):
             origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
