@@ -131,6 +131,9 @@ def test_fates() -> None:
     assert classify("STABLENEW_LORAS__AIDA__WEIGHT", "1", "STABLENEW").fate == "read"
     assert classify("STABLENEW_WEBUI_ROOTT", "x", "STABLENEW").fate == "refused"
     assert classify("STABLENEW_WEBUI_ROTO", "x", "STABLENEW").fate == "refused"  # neighbours swapped
+    table = classify("STABLENEW_HIRES", "1", "STABLENEW")
+    assert (table.fate, table.reason) == ("refused", "hires is a table; set its keys as STABLENEW_HIRES__<KEY>")
+    assert classify("STABLENEW_CORE_RESOLUTION", "big", "STABLENEW").fate == "refused"
 
 
 def test_env_report_lists_every_variable_with_its_fate_and_redacts_secrets() -> None:

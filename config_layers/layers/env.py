@@ -48,11 +48,7 @@ def env_layers(
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     for variable in (v for v in variables if v.fate == "legacy"):
-        raw = environ[variable.name]
-        try:
-            values = legacy_values(variable, raw, lambda text, path: parse_value(text, text=is_text(path)))
-        except ValueError as exc:
-            raise ConfigError(f"{variable.name}: {exc}") from None
+        values = legacy_values(variable, environ[variable.name], lambda raw, path: parse_value(raw, text=is_text(path)))
         for dotted, value in values.items():
             path = tuple(dotted.split("."))
             target = data

@@ -88,9 +88,15 @@ def classify(name: str, value: str, prefix: str) -> EnvVariable:
     if legacy is not None:
         if value == "":
             return EnvVariable(name, "ignored", legacy.fields, "empty, which StableNew reads as unset")
+        if legacy.format == "WxH" and _RESOLUTION.fullmatch(value) is None:
+            shown = value[:40]
+            return EnvVariable(name, "refused", legacy.fields, f"must be WIDTHxHEIGHT, as 1024x1024, not {shown!r}")
         return EnvVariable(name, "legacy", legacy.fields, f"StableNew's name; read by {legacy.read_by}")
     if suffix.lower() in PipelineConfig.model_fields:
-        return EnvVariable(name, "read", (suffix.lower(),))
+        key = suffix.lower()
+        if allowed_keys(PipelineConfig, (key,)) is not None or key == "loras":
+            return EnvVariable(name, "refused", (key,), f"{key} is a table; set its keys as {name}__<KEY>")
+        return EnvVariable(name, "read", (key,))
     if suffix in table.ignored:
         return EnvVariable(name, "ignored", (), table.ignored[suffix])
     near = _one_edit_from(suffix, [*PipelineConfig.model_fields, *table.mapped, *table.ignored])
@@ -116,12 +122,11 @@ def classify_environment(environ: Mapping[str, str], prefix: str) -> list[EnvVar
 
 def legacy_values(variable: EnvVariable, raw: str, parse: Any) -> dict[str, Any]:
     """The field values a legacy variable sets: ``{"txt2img.steps": 30}``. ``parse(raw, path)``
-    types one value as the env layer does; ``WxH`` splits into two integers."""
+    types one value as the env layer does; ``WxH`` (checked by :func:`classify`) splits into two
+    integers."""
     legacy = stablenew_names().mapped[variable.name.split("_", 1)[1]]
-    if legacy.format == "WxH":
-        match = _RESOLUTION.fullmatch(raw)
-        if match is None:
-            raise ValueError(f"must be WIDTHxHEIGHT, as 1024x1024 (StableNew's resolution format), not {raw[:40]!r}")
+    match = _RESOLUTION.fullmatch(raw) if legacy.format == "WxH" else None
+    if match is not None:
         return dict(zip(legacy.fields, (int(match.group(1)), int(match.group(2))), strict=True))
     return {path: parse(raw, tuple(path.split("."))) for path in legacy.fields}
 
