@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from functools import cache
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from config_layers.normalize import model_stem
@@ -30,15 +27,6 @@ _HIRES_OPTIONAL = (
 _HIRES_FORGE = (("cfg", "hr_cfg"), ("distilled_cfg", "hr_distilled_cfg"))
 #: Forge iterates hr_additional_modules without a None check; this value keeps the first pass's modules.
 SAME_MODULES = ["Use same choices"]
-
-
-@cache
-def accepted_keys(flavor: WebUIFlavor, stage: str) -> frozenset[str]:
-    """The keys the real ``/sdapi/v1/<stage>`` endpoint of ``flavor`` accepts (both WebUIs drop
-    others silently), from the shipped ``data/webui_api_fields.json``, whose ``_source`` cites
-    the WebUI commits they were extracted from."""
-    text = files("config_layers").joinpath("data/webui_api_fields.json").read_text(encoding="utf-8")
-    return frozenset(json.loads(text)[flavor][stage])
 
 
 def lora_token(name: str, weight: float) -> str:
@@ -78,7 +66,7 @@ def webui_payload(
 ) -> dict[str, Any]:
     """The payload for ``stage`` (default: the stage the config was built for; another stage is
     an error, since its LoRAs were filtered for the built one) and ``flavor`` (default:
-    ``webui.flavor``). Every key is one that flavor's endpoint accepts (``webui_api_fields``);
+    ``webui.flavor``). Every key is one that flavor's endpoint accepts (``webui_fields.accepted_keys``);
     optional stages send their keys only when enabled, unset hires fields are not sent. An
     ``a1111`` payload for a config whose Forge-only fields differ from their defaults records
     a warning naming them (the WebUI would drop them silently)."""
