@@ -44,7 +44,10 @@ def env_layers(
     variables = classify_environment(environ, prefix)
     refused = [v for v in variables if v.fate == "refused" and "__" not in v.name]
     if refused:
-        raise ConfigErrors([f"{v.name}: {v.reason}" for v in refused], title=f"unknown {prefix}_* variables:")
+        raise ConfigErrors(
+            [f"{v.name}: {v.reason}" for v in refused],
+            title=f"refused {prefix}_* variables (config-layers env lists every one):",
+        )
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     for variable in (v for v in variables if v.fate == "legacy"):
