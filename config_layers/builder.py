@@ -23,7 +23,7 @@ from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
-from config_layers.layers.env import env_layer
+from config_layers.layers.env import env_layers
 from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer, stack_layers
 from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
 from config_layers.layers.overrides import overrides_layer
@@ -186,9 +186,9 @@ class ConfigBuilder:
         environ = os.environ if self.environ is None else self.environ
         defaults = defaults_layer(self._settings_docs.get(self.settings_file))
         user, legacy = self._user_layer(environ)
-        env = env_layer(environ, self.env_prefix, text_field)
+        env = env_layers(environ, self.env_prefix, text_field)
         call = overrides_layer(overrides, model, loras)
-        chosen_model, named = _selection([defaults, user, env, call])
+        chosen_model, named = _selection([defaults, user, *env, call])
 
         stack = self._compose(lora_stack, legacy, lenient)
         plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras.find, lenient=lenient)
@@ -226,7 +226,7 @@ class ConfigBuilder:
             layers += stack_layers(stack.steps, resolved, stage, stack.name, tuple(plan.notes))
         if late:
             layers.append(lora_overlays_layer(late, found.model, preset))
-        layers += [user, env, call]
+        layers += [user, *env, call]
         merged, history = merge_layers(layers)
         _only_resolved_paths(history)
         normalize_config(merged, history)

@@ -270,6 +270,18 @@ def set_command(
     typer.echo(f"{target}: {key} = {shown}")
 
 
+@app.command("env")
+def env_command(
+    prefix: Annotated[str, typer.Option("--prefix", help="Variable prefix.")] = "STABLENEW",
+) -> None:
+    """List every PREFIX_* variable set and its fate: read, legacy (StableNew's name), ignored or refused."""
+    import os
+
+    from config_layers.layers.stablenew_env import env_report
+
+    typer.echo(env_report(os.environ, prefix.rstrip("_")))
+
+
 @app.command()
 def scan(
     folders: Annotated[list[Path], typer.Argument(help="Folders of models and LoRAs (searched recursively).")],

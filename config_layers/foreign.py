@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from config_layers.cache import FileCache
@@ -17,42 +19,68 @@ from config_layers.metadata import (
 
 #: ``<stem><suffix>`` files other tools write, and their readers. ``<stem>.json`` is A1111's
 #: user metadata or SD.Next's Civitai data; the reader tells them apart by their keys.
-FOREIGN_SUFFIXES: dict[str, Callable[[Path], ForeignPriors]] = {
+FOREIGN_SUFFIXES: dict[str, Callable[..., ForeignPriors]] = {
     ".json": read_json_sidecar,
     ".civitai.info": read_civitai_info,
     ".metadata.json": read_lora_manager,
 }
+#: Readers of Civitai data, which lists several files: the model file's extension picks ours.
+_BY_EXTENSION = (".json", ".civitai.info")
+#: Civitai data is also written as ``<file name>.civitai.info`` (``x.safetensors.civitai.info``):
+#: StableNew's LoRA keyword detector tries that name first, and several downloaders write it.
+_FULL_NAME_SUFFIXES = (".civitai.info",)
 
 
 def stem_of(file: Path) -> str:
     return file.name[: -len(file.suffix)] if file.suffix else file.name
 
 
+def foreign_candidates(file: Path) -> list[tuple[str, list[Path]]]:
+    """Each foreign suffix with the places its file could be for ``file``, preferred first."""
+    out = []
+    for suffix in FOREIGN_SUFFIXES:
+        paths = [file.with_name(file.name + suffix)] if suffix in _FULL_NAME_SUFFIXES else []
+        out.append((suffix, [*paths, file.with_name(stem_of(file) + suffix)]))
+    return out
+
+
 def foreign_paths(file: Path) -> list[Path]:
     """Every place foreign metadata for ``file`` could be (existing or not)."""
-    paths = [file.with_name(stem_of(file) + suffix) for suffix in FOREIGN_SUFFIXES]
+    paths = [path for _, candidates in foreign_candidates(file) for path in candidates]
     if file.suffix.lower() == ".safetensors":
         paths.append(file)
     return paths
 
 
 class ForeignReader:
-    """Reads (and caches, by file stat) every foreign metadata file beside a model file."""
+    """Reads (and caches, by file stat) every foreign metadata file beside a model file. Of the
+    two names of Civitai data, the first present is read."""
 
     def __init__(self, headers: FileCache[ForeignPriors]) -> None:
         self._headers = headers
-        self._caches = {suffix: FileCache(reader) for suffix, reader in FOREIGN_SUFFIXES.items()}
+        self._lock = threading.Lock()
+        self._caches: dict[tuple[str, str], FileCache[ForeignPriors]] = {}
+
+    def _cache(self, suffix: str, extension: str) -> FileCache[ForeignPriors]:
+        key = (suffix, extension.lower() if suffix in _BY_EXTENSION else "")
+        with self._lock:
+            cache = self._caches.get(key)
+            if cache is None:
+                reader = FOREIGN_SUFFIXES[suffix]
+                load = partial(reader, model_extension=key[1]) if key[1] else reader
+                cache = self._caches[key] = FileCache(load)
+            return cache
 
     def read(self, file: Path) -> tuple[list[ForeignPriors], list[MetadataError]]:
         """The priors of every readable foreign file beside ``file``, and the unreadable ones' errors."""
         found: list[ForeignPriors] = []
         problems: list[MetadataError] = []
-        for suffix, cache in self._caches.items():
-            path = file.with_name(stem_of(file) + suffix)
-            if path == file or not path.is_file():
+        for suffix, candidates in foreign_candidates(file):
+            path = next((p for p in candidates if p != file and p.is_file()), None)
+            if path is None:
                 continue
             try:
-                found.append(cache.get(path))
+                found.append(self._cache(suffix, file.suffix).get(path))
             except MetadataError as exc:
                 problems.append(exc)
         if file.suffix.lower() == ".safetensors" and file.is_file():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
@@ -72,6 +72,19 @@ class HiresStage(_Section):
     upscaler: Name = "Latent"
     denoising_strength: Fraction = 0.7
     second_pass_steps: int = Field(0, ge=0, le=500, description="0 reuses txt2img steps")
+    # Unset (None) fields are not sent: the WebUI then reuses the first pass's choice.
+    sampler_name: Name | None = None
+    scheduler: Name | None = None
+    prompt: Text | None = None
+    negative_prompt: Text | None = None
+    resize_x: Dimension | None = Field(None, description="target width; wins over scale")
+    resize_y: Dimension | None = Field(None, description="target height; wins over scale")
+    checkpoint: Name | None = None
+    cfg: float | None = Field(None, gt=0.0, le=50.0, description="Forge only")
+    distilled_cfg: float | None = Field(None, gt=0.0, le=50.0, description="Forge only, Flux models")
+    additional_modules: list[Name] | None = Field(
+        None, max_length=50, description='Forge only; unset sends ["Use same choices"]'
+    )
 
 
 class RefinerStage(_Section):
@@ -115,10 +128,16 @@ class LoraSettings(_Section):
     trigger: Text | None = None
 
 
+WebUIFlavor = Literal["a1111", "forge"]
+
+
 class WebUIConnection(_Section):
-    """How the controller reaches the WebUI. The password is redacted in every dump."""
+    """How the controller reaches the WebUI. The password is redacted in every dump.
+
+    ``flavor`` picks the payload keys: ``a1111`` (AUTOMATIC1111) or ``forge``."""
 
     url: Text = "http://127.0.0.1:7860"
+    flavor: WebUIFlavor = "a1111"
     username: Text = ""
     password: SecretStr = SecretStr("")
 
@@ -198,14 +217,14 @@ class PipelineConfig(_Section):
         return pairs
 
     def to_webui_payload(
-        self, stage: str | None = None, *, triggers: bool = True, refiner: bool = False
+        self, stage: str | None = None, *, triggers: bool = True, flavor: WebUIFlavor | None = None
     ) -> dict[str, Any]:
-        """The AUTOMATIC1111 ``/sdapi/v1/<stage>`` payload (``txt2img`` or ``img2img``; default:
-        the stage this config was built for), with ``<lora:name:weight>`` tokens and (when
-        ``triggers``) trigger words in the prompt. ``refiner=True`` adds the refiner's keys."""
+        """The ``/sdapi/v1/<stage>`` payload (``txt2img`` or ``img2img``; default: the stage this
+        config was built for) for the WebUI ``flavor`` (default: ``webui.flavor``), with
+        ``<lora:name:weight>`` tokens and (when ``triggers``) trigger words in the prompt."""
         from config_layers.payload import webui_payload
 
-        return webui_payload(self, stage, triggers=triggers, refiner=refiner)
+        return webui_payload(self, stage, triggers=triggers, flavor=flavor)
 
 
 #: Leaf paths that hold credentials: their values are redacted in every dump.

@@ -4,6 +4,10 @@ Only variables with the prefix are read, from the mapping the caller passes (the
 environment by default). Values are typed as TOML (``40`` is an integer, ``true`` a
 boolean, ``[1, 2]`` a list); anything that is not a TOML value is a string, kept literally
 (``@format {env[HOME]}`` stays that text: nothing is evaluated).
+
+StableNew's own flat variables share the prefix: :func:`env_layers` maps the ones that mean a
+field here (``STABLENEW_CORE_STEPS`` -> ``txt2img.steps``) and notes the ignored ones, by the
+table in ``stablenew_env``.
 """
 
 from __future__ import annotations
@@ -12,12 +16,10 @@ import tomllib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from config_layers.errors import ConfigError
+from config_layers.errors import ConfigError, ConfigErrors
 from config_layers.layers.base import Layer, mapped_layer
+from config_layers.layers.stablenew_env import RESERVED_SUFFIXES, classify_environment, legacy_values
 from config_layers.origin import KeyPath, Origin
-
-#: Variables with the prefix that configure the builder itself, not config keys.
-RESERVED_SUFFIXES = ("USER_FILE",)
 
 
 def parse_value(raw: str, *, text: bool = False) -> Any:
@@ -33,8 +35,44 @@ def parse_value(raw: str, *, text: bool = False) -> Any:
     return parsed["v"] if parsed.keys() == {"v"} else raw
 
 
-def env_layer(
+def env_layers(
     environ: Mapping[str, str], prefix: str, is_text: Callable[[tuple[str, ...]], bool] = lambda path: False
+) -> list[Layer]:
+    """The ``env`` layer in two parts: StableNew's legacy names first, then our own names, so our
+    name for a field wins over StableNew's and the provenance chain shows both. Ignored variables
+    are listed in the notes; a flat name one edit from a known one is an error."""
+    variables = classify_environment(environ, prefix)
+    refused = [v for v in variables if v.fate == "refused" and "__" not in v.name]
+    if refused:
+        raise ConfigErrors(
+            [f"{v.name}: {v.reason}" for v in refused],
+            title=f"refused {prefix}_* variables (config-layers env lists every one):",
+        )
+    data: dict[str, Any] = {}
+    origins: dict[KeyPath, Origin] = {}
+    for variable in (v for v in variables if v.fate == "legacy"):
+        values = legacy_values(variable, environ[variable.name], lambda raw, path: parse_value(raw, text=is_text(path)))
+        for dotted, value in values.items():
+            path = tuple(dotted.split("."))
+            target = data
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = value
+            rule = f"StableNew's legacy name {variable.name} for {dotted} (config_layers/data/stablenew_env.toml)"
+            origins[path] = Origin("env", variable.name, path, rule=rule)
+    legacy = [v.name for v in variables if v.fate == "legacy"]
+    ignored = [f"{v.name} ({v.reason})" for v in variables if v.fate == "ignored"]
+    notes = (f"ignored, not config keys: {'; '.join(ignored)}",) if ignored else ()
+    own = {v.name: environ[v.name] for v in variables if v.fate in ("read", "refused")}
+    layers = [mapped_layer("env", data, origins, sources=tuple(legacy))] if legacy else []
+    return [*layers, env_layer(own, prefix, is_text, notes)]
+
+
+def env_layer(
+    environ: Mapping[str, str],
+    prefix: str,
+    is_text: Callable[[tuple[str, ...]], bool] = lambda path: False,
+    notes: tuple[str, ...] = (),
 ) -> Layer:
     """The prefixed variables as a layer; ``is_text(path)`` says which keys hold text."""
     head = f"{prefix}_"
@@ -62,5 +100,6 @@ def env_layer(
         target[parts[-1]] = parse_value(environ[name], text=is_text(tuple(parts)))
         origins[tuple(parts)] = Origin("env", name, tuple(parts))
         names.append(name)
-    notes = () if names else (f"no {head}* variables set",)
+    if not names and not notes:
+        notes = (f"no {head}* variables set",)
     return mapped_layer("env", data, origins, sources=tuple(names), notes=notes)

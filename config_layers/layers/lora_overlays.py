@@ -21,6 +21,7 @@ from config_layers.profiles.models import LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LoraWeightChoice
 from config_layers.stacks import LocatedEntry, StackStep
 
+TRIGGER_RULE = "trigger: every trigger phrase, joined with ', '"
 LEGACY_RULE = "legacy: promoted from the flat lora/lora_scale keys (scale defaults to 1.0)"
 
 
@@ -40,7 +41,9 @@ def lora_overlays_layer(
     preset: tuple[str, int] | None,
     notes: tuple[str, ...] = (),
 ) -> Layer:
-    """``loras.<name>.weight`` (and ``.path`` for LoRAs found by name); ``preset`` is (id, index)."""
+    """``loras.<name>.weight``, ``.trigger`` (the LoRA profile's trigger phrases, from its sidecar,
+    else foreign metadata, else the library; a stack entry's ``trigger`` wins later) and ``.path``
+    for LoRAs found by name; ``preset`` is (id, index)."""
     loras: dict[str, dict[str, Any]] = {}
     origins: dict[KeyPath, Origin] = {}
     sources: list[str] = []
@@ -62,6 +65,16 @@ def lora_overlays_layer(
         origins[("loras", selection.name, "weight")] = origin
         if origin.source not in sources:
             sources.append(origin.source)
+        profile = selection.profile
+        if profile is not None and profile.trigger_phrases:
+            loras[selection.name]["trigger"] = ", ".join(profile.trigger_phrases)
+            origins[("loras", selection.name, "trigger")] = profile_origin(
+                "lora_overlays",
+                profile,
+                profile_source(profile, profile.lora_name),
+                ("trigger_phrases",),
+                TRIGGER_RULE,
+            )
         if selection.path is not None:
             loras[selection.name]["path"] = str(selection.path)
             origins[("loras", selection.name, "path")] = Origin(

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from config_layers.layers.base import Layer, empty_layer, mapped_layer
+from config_layers.normalize import split_sampler
 from config_layers.origin import KeyPath, Origin
 from config_layers.profiles.models import KeyOrigin, ModelProfile, _Profile
 from config_layers.profiles.suggest import SuggestedPreset
 from config_layers.prompts.compose import PROMPT_SETTINGS
+
+#: A1111's scheduler choice (>= 1.9) meaning "the sampler's own default".
+AUTOMATIC_SCHEDULER = "Automatic"
 
 # config leaf below txt2img <- preset field
 _FIELDS: tuple[tuple[str, str], ...] = (
@@ -19,6 +23,15 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("clip_skip", "clip_skip"),
     ("distilled_cfg_scale", "distilled_cfg"),
 )
+
+
+#: StableNew V2 profile fields with a meaning here: config path <- profile field.
+V2_FIELDS: tuple[tuple[tuple[str, str], str], ...] = (
+    (("hires", "upscaler"), "default_hires_upscaler_id"),
+    (("hires", "denoising_strength"), "default_hires_denoise"),
+)
+#: StableNew V2 profile fields that are StableNew's own ids: carried in the notes, never dropped.
+STABLENEW_IDS = ("default_refiner_id", "style_profile_id")
 
 
 def profile_source(profile: _Profile, fallback_name: str) -> str:
@@ -82,6 +95,17 @@ def model_profile_layer(
                 origins[("txt2img", leaf)] = profile_origin(
                     "model_profile", profile, source, (*preset_key, preset_field)
                 )
+        if suggestion.scheduler is None and split_sampler(suggestion.sampler)[1] is None:
+            # No scheduler means the sampler's own default, not whatever a lower layer says.
+            txt2img["scheduler"] = AUTOMATIC_SCHEDULER
+            origins[("txt2img", "scheduler")] = profile_origin(
+                "model_profile",
+                profile,
+                source,
+                (*preset_key, "sampler"),
+                f"the preset names sampler {suggestion.sampler!r} and no scheduler: {AUTOMATIC_SCHEDULER!r}, "
+                "the sampler's own default (A1111 >= 1.9)",
+            )
         txt2img["width"], txt2img["height"] = suggestion.resolution
         for leaf in ("width", "height"):
             origins[("txt2img", leaf)] = profile_origin("model_profile", profile, source, (*preset_key, "resolution"))
@@ -92,12 +116,30 @@ def model_profile_layer(
                 data[name] = getattr(preset, name)
                 origins[(name,)] = profile_origin("model_profile", profile, source, (*preset_key, name))
         notes = (*notes, f"preset {suggestion.preset_id!r} ({suggestion.source}): {suggestion.explanation}")
+    source = profile_source(profile, profile.model_name)
+    for path, profile_field in V2_FIELDS:
+        value = getattr(profile, profile_field)
+        if value is not None:
+            data.setdefault(path[0], {})[path[1]] = value
+            origins[path] = profile_origin("model_profile", profile, source, (profile_field,), "StableNew V2 field")
+            if source not in sources:
+                sources.append(source)
+    notes = (*notes, *_stablenew_ids(profile, source))
     if vae is not None:
         value, where = vae
         data["vae"] = value
         origins[("vae",)] = Origin("model_profile", where.source, where.key, rule=where.rule, _locate=where.locate)
         sources.append(where.source)
     return mapped_layer("model_profile", data, origins, sources=tuple(sources), notes=notes)
+
+
+def _stablenew_ids(profile: ModelProfile, source: str) -> list[str]:
+    ids = [
+        f"{name} = {getattr(profile, name)!r} ({profile_origin('model_profile', profile, source, (name,)).where()})"
+        for name in STABLENEW_IDS
+        if getattr(profile, name) is not None
+    ]
+    return [f"StableNew profile ids (no config field; for the controller): {'; '.join(ids)}"] if ids else []
 
 
 def no_model_profile_layer(reason: str) -> Layer:

@@ -113,14 +113,16 @@ def classify_json_sidecar(data: object) -> JsonSidecarKind | None:
     return "a1111_metadata" if keys & A1111_KEYS else None
 
 
-def parse_json_sidecar(raw: bytes, path: Path) -> ForeignPriors:
-    """Priors from the bytes of a ``<stem>.json`` of either shape (see :func:`classify_json_sidecar`)."""
+def parse_json_sidecar(raw: bytes, path: Path, *, model_extension: str | None = None) -> ForeignPriors:
+    """Priors from the bytes of a ``<stem>.json`` of either shape (see :func:`classify_json_sidecar`);
+    ``model_extension`` picks SD.Next's file entry by extension too."""
     data = decode_json(raw, path)
     kind = classify_json_sidecar(data)
     if kind == "a1111_metadata":
         return priors_from_a1111(data, path)
     if kind == "civitai_info":
-        return priors_from_civitai(data, path, model_stem=path.name.removesuffix(".json"))
+        stem = path.name.removesuffix(".json")
+        return priors_from_civitai(data, path, model_stem=stem, model_extension=model_extension)
     expected = (
         f"A1111 user metadata ({', '.join(sorted(A1111_KEYS))}) "
         f"or Civitai data ({', '.join(sorted(CIVITAI_MARKER_KEYS))})"
@@ -135,6 +137,8 @@ def parse_json_sidecar(raw: bytes, path: Path) -> ForeignPriors:
     raise MetadataError(path, f"neither shape of <model>.json: expected keys of {expected}; found keys: {found}")
 
 
-def read_json_sidecar(path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES) -> ForeignPriors:
+def read_json_sidecar(
+    path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES, model_extension: str | None = None
+) -> ForeignPriors:
     """Read a ``<stem>.json`` written by A1111/Forge or by SD.Next and read it as what it is."""
-    return parse_json_sidecar(read_capped(path, max_bytes), path)
+    return parse_json_sidecar(read_capped(path, max_bytes), path, model_extension=model_extension)

@@ -202,9 +202,10 @@ def _file_stem(name: str) -> str:
 
 
 def _pick_file(
-    version: dict[str, object], path: Path, prefix: str | None, model_stem: str | None
+    version: dict[str, object], path: Path, prefix: str | None, model_stem: str | None, extension: str | None
 ) -> tuple[dict[str, object], str, str | None] | None:
-    """The version's file our model file is: by name, else the primary one, else the first model."""
+    """The version's file our model file is: by name and (when known) extension, the primary one
+    among several such; else the primary file, else the first model file."""
     files_key = child_key(prefix, "files")
     raw_files = version.get("files")
     if raw_files is None:
@@ -214,11 +215,15 @@ def _pick_file(
         for index, raw in enumerate(expect_list(raw_files, path, files_key))
     ]
     if model_stem:
-        for entry, key in files:
-            name = entry.get("name")
-            if isinstance(name, str) and _file_stem(name) == model_stem.lower():
-                return entry, key, None
-    missing = f"no file named {model_stem!r}" if model_stem else None
+        named = [(entry, key, str(entry["name"])) for entry, key in files if _names(entry, model_stem)]
+        if extension:
+            # A model lists its .ckpt and .safetensors under one stem; only ours has our hash.
+            named = [item for item in named if item[2].lower().endswith(extension.lower())]
+        if named:
+            entry, key, _ = next((item for item in named if item[0].get("primary") is True), named[0])
+            return entry, key, None
+    wanted = f"{model_stem}{extension or ''}"
+    missing = f"no file named {wanted!r}" if model_stem else None
     for entry, key in files:
         if entry.get("primary") is True:
             return entry, key, _join("the primary file", missing)
@@ -228,10 +233,20 @@ def _pick_file(
     return None
 
 
+def _names(entry: dict[str, object], model_stem: str) -> bool:
+    name = entry.get("name")
+    return isinstance(name, str) and _file_stem(name) == model_stem.lower()
+
+
 def _sha256(
-    version: dict[str, object], path: Path, prefix: str | None, model_stem: str | None, context: str | None
+    version: dict[str, object],
+    path: Path,
+    prefix: str | None,
+    model_stem: str | None,
+    extension: str | None,
+    context: str | None,
 ) -> ForeignValue | None:
-    picked = _pick_file(version, path, prefix, model_stem)
+    picked = _pick_file(version, path, prefix, model_stem, extension)
     if picked is None:
         return None
     entry, key, note = picked
@@ -279,12 +294,15 @@ def _select_version(
     )
 
 
-def priors_from_civitai(data: object, path: Path, *, model_stem: str | None = None) -> ForeignPriors:
+def priors_from_civitai(
+    data: object, path: Path, *, model_stem: str | None = None, model_extension: str | None = None
+) -> ForeignPriors:
     """Priors from parsed Civitai data: a model version, or a whole model (SD.Next).
 
     ``model_stem`` is the model file's stem; it picks the version of a whole model and the file of
-    a version by name. Without a match, a version's primary file is used, and a model must have
-    exactly one version; each such choice is written into the notes.
+    a version by name, and ``model_extension`` (``.safetensors``) by extension too, preferring the
+    primary file among several such. Without a match, a version's primary file is used, and a
+    model must have exactly one version; each such choice is written into the notes.
     """
     doc = expect_object(data, path, None)
     prefix: str | None = None
@@ -322,24 +340,41 @@ def priors_from_civitai(data: object, path: Path, *, model_stem: str | None = No
         steps=votes.get("steps"),
         cfg=votes.get("cfg"),
         resolution=votes.get("resolution"),
-        sha256=_sha256(version, path, prefix, model_stem, context),
+        sha256=_sha256(version, path, prefix, model_stem, model_extension, context),
     )
 
 
 def civitai_info_stem(path: Path) -> str:
-    """The model stem a ``<stem>.civitai.info`` belongs to (any other name: its plain stem)."""
+    """The model stem a ``<stem>.civitai.info`` (or ``<file>.safetensors.civitai.info``) belongs to
+    (any other name: its plain stem)."""
     name = path.name
     for suffix in (".civitai.info", ".info", ".json"):
         if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
+            return bare_model_stem(name[: -len(suffix)])
     return path.stem
 
 
-def parse_civitai_info(raw: bytes, path: Path) -> ForeignPriors:
-    """Priors from the bytes of a ``<stem>.civitai.info`` (pure; ``path`` names the model stem)."""
-    return priors_from_civitai(decode_json(raw, path), path, model_stem=civitai_info_stem(path))
+def _named_extension(path: Path) -> str | None:
+    """``.safetensors`` for ``x.safetensors.civitai.info``: the model file's extension in the name."""
+    if not path.name.lower().endswith(".civitai.info"):
+        return None
+    target = path.name[: -len(".civitai.info")]
+    return target[len(bare_model_stem(target)) :] or None
 
 
-def read_civitai_info(path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES) -> ForeignPriors:
+def parse_civitai_info(raw: bytes, path: Path, *, model_extension: str | None = None) -> ForeignPriors:
+    """Priors from the bytes of a ``<stem>.civitai.info`` or ``<file>.civitai.info`` (pure; ``path``
+    names the model stem, and in the second form the extension, else ``model_extension`` gives it)."""
+    return priors_from_civitai(
+        decode_json(raw, path),
+        path,
+        model_stem=civitai_info_stem(path),
+        model_extension=_named_extension(path) or model_extension,
+    )
+
+
+def read_civitai_info(
+    path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES, model_extension: str | None = None
+) -> ForeignPriors:
     """Read a ``<stem>.civitai.info`` of at most ``max_bytes`` bytes (larger is a MetadataError)."""
-    return parse_civitai_info(read_capped(path, max_bytes), path)
+    return parse_civitai_info(read_capped(path, max_bytes), path, model_extension=model_extension)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from config_layers.origin import KeyPath, PositionLookup
 from config_layers.profiles.families import BaseType
-from config_layers.schema import Dimension, LoraName, LoraWeight, Name, Text
+from config_layers.schema import Dimension, Fraction, LoraName, LoraWeight, Name, Text
 
 if TYPE_CHECKING:
     from config_layers.documents import Document
@@ -120,13 +120,22 @@ class KeyOrigin:
 
 
 class ModelProfile(_Profile):
-    """``<checkpoint stem>.modelprofile.toml`` (or ``.json``): priors for one base model."""
+    """``<checkpoint stem>.modelprofile.toml`` (or ``.json``): priors for one base model.
+
+    The ``default_*`` and ``style_profile_id`` fields are StableNew's V2 profile fields (its
+    ``src/learning/model_profiles.py``): the hires ones map to ``hires.*``; the refiner and style
+    ids are StableNew's own logical ids, carried in the build's notes for the controller.
+    """
 
     kind: Literal["model_profile"]
     model_name: Name
     base_type: BaseType = "unknown"
     tags: Annotated[list[Name], Field(max_length=100)] = []
     recommended_presets: Annotated[list[ModelPreset], Field(max_length=100)] = []
+    default_refiner_id: Name | None = None
+    default_hires_upscaler_id: Name | None = None
+    default_hires_denoise: Fraction | None = None
+    style_profile_id: Name | None = None
 
     @model_validator(mode="after")
     def _unique_preset_ids(self) -> ModelProfile:
