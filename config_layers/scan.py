@@ -13,7 +13,7 @@ from config_layers.cache import FileCache, StatKey
 from config_layers.errors import ConfigError
 from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
 from config_layers.hashing import HashCache
-from config_layers.library import walk_model_files
+from config_layers.library import BrokenEntry, FileIndex
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors, read_safetensors_metadata
 from config_layers.normalize import model_stem
 from config_layers.priors import Candidate, combine_lora_priors, combine_model_priors
@@ -94,12 +94,13 @@ class Scanner:
         self._library: ProfileLibrary | None = None
 
     def files(self, folders: Sequence[Path]) -> list[Path]:
-        return [path for folder in folders for path in walk_model_files(Path(folder))]
+        return FileIndex([Path(folder) for folder in folders], "model").files()[0]
 
     def scan(self, folders: Sequence[Path], *, progress: bool = False) -> list[ScanEntry]:
         """Every model file below ``folders``. A file whose folder listing shows it and the files
-        beside it unchanged since the last scan reuses that scan's entry."""
-        files = self.files(folders)
+        beside it unchanged since the last scan reuses that scan's entry. Entries that cannot be
+        used (a looping link, a folder that cannot be listed) are listed last, with the problem."""
+        files, broken = FileIndex([Path(folder) for folder in folders], "model").files()
         if self._hashes is not None:
             self._hashes.hash_many(files, progress=progress)
         listings: dict[Path, dict[str, StatKey]] = {}
@@ -117,7 +118,7 @@ class Scanner:
             entry = self.entry(path)
             self._entries[path] = (fingerprint, entry)
             out.append(entry)
-        return out
+        return out + [_broken_entry(item) for item in broken]
 
     def entry(self, path: Path) -> ScanEntry:
         foreign, problems = self._foreign.read(path)
@@ -215,6 +216,11 @@ def _listing(folder: Path) -> dict[str, StatKey]:
     except OSError:
         pass
     return out
+
+
+def _broken_entry(item: BrokenEntry) -> ScanEntry:
+    kind: Kind = "lora" if any(part.lower() in _LORA_FOLDERS for part in item.path.parent.parts) else "model"
+    return ScanEntry(item.path, kind, "skipped: cannot be used", problems=[item.reason])
 
 
 def find_sidecar_kind(path: Path, suffixes: Sequence[str]) -> bool:
