@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dynaconf.utils import find_the_correct_casing
 from pydantic import ValidationError
 
-from config_layers.cache import FileCache
+from config_layers.cache import FileCache, shared, shared_cache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
@@ -141,15 +141,21 @@ class ConfigBuilder:
         self.stacks_dirs = [Path(d) for d in stacks_dirs]
         self._models = FileIndex(self.model_dirs, "model")
         self._loras = FileIndex(self.lora_dirs, "LoRA")
-        self._settings_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=SETTINGS_MAX_BYTES))
-        self._user_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES))
-        self._model_profiles: FileCache[ModelProfile | None] = FileCache(load_model_profile)
-        self._lora_profiles: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
-        self._stacks: FileCache[StackFile] = FileCache(
-            lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES))
+        # Parsed files are shared by every builder of the process (keyed by path + stat, bounded).
+        self._settings_docs: FileCache[Document] = shared_cache(
+            "settings", lambda p: read_document(p, max_bytes=SETTINGS_MAX_BYTES)
         )
-        self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
-        self._foreign = ForeignReader(self._headers)
+        self._user_docs: FileCache[Document] = shared_cache(
+            "user", lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES)
+        )
+        self._model_profiles: FileCache[ModelProfile | None] = shared_cache("model_profiles", load_model_profile)
+        self._lora_profiles: FileCache[LoraProfile | None] = shared_cache("lora_profiles", load_lora_profile)
+        self._stacks: FileCache[StackFile] = shared_cache(
+            "stacks",
+            lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES)),
+        )
+        self._headers: FileCache[ForeignPriors] = shared_cache("headers", priors_from_safetensors)
+        self._foreign = shared("foreign", lambda: ForeignReader(self._headers))
         self.match_by_hash = match_by_hash
         self.hash_cache_file = Path(hash_cache_file) if hash_cache_file else None
         self._hash_cache: HashCache | None = None
