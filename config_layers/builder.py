@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dynaconf.utils import find_the_correct_casing
 from pydantic import ValidationError
 
 from config_layers.cache import FileCache, shared, shared_cache
@@ -30,7 +29,7 @@ from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
 from config_layers.library import FileIndex
 from config_layers.lora_plan import LoraPlan, plan_loras
-from config_layers.merge import merge_layers
+from config_layers.merge import KeyCasing, merge_layers
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
 from config_layers.normalization import normalize_config
 from config_layers.normalize import model_stem
@@ -467,15 +466,17 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
     as the merge folds them)."""
     model: str | None = None
     names: list[str] = []
+    casing = KeyCasing()
     for layer in layers:
         value = layer.data.get("model")
         if isinstance(value, str):
             model = value
         table = layer.data.get("loras")
         if isinstance(table, Mapping):
-            for name in table:
-                if find_the_correct_casing(str(name), tuple(names)) is None:
-                    names.append(str(name))
+            for name in map(str, table):
+                if casing.find(name) is None:
+                    casing.add(name)
+                    names.append(name)
     return model, names
 
 

@@ -11,10 +11,10 @@ dynaconf's own matcher) so that provenance and the merge agree on every key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dynaconf.utils import find_the_correct_casing, object_merge
+from dynaconf.utils import object_merge
 
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
@@ -67,12 +67,17 @@ class _Recorder:
 
     def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        existing_keys = tuple(existing) if isinstance(existing, Mapping) else ()
+        existing_keys = existing if isinstance(existing, Mapping) else {}
+        casing: KeyCasing | None = None
         for raw_key, value in data.items():
             raw_path = (*key, raw_key)
             name = str(raw_key)
             self._refuse_control_key(name, raw_path)
-            canonical = find_the_correct_casing(name, existing_keys) or name
+            if name in existing_keys:
+                canonical = name
+            else:
+                casing = casing or KeyCasing(existing_keys)
+                canonical = casing.find(name) or name
             if canonical in out:
                 raise self._error(raw_path, f"repeats the key {canonical!r} (keys differ only in case)")
             child_path = (*path, canonical)
@@ -99,6 +104,28 @@ class _Recorder:
 
     def _error(self, raw_path: KeyPath, message: str) -> Exception:
         return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path), message)
+
+
+class KeyCasing:
+    """dynaconf's ``find_the_correct_casing`` over a set of keys that may grow, answered from a
+    dict instead of a scan of every key (a table of 1,000 LoRAs made the merge quadratic)."""
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._keys: set[str] = set()
+        self._folded: dict[str, str] = {}
+        for key in keys:
+            self.add(key)
+
+    def add(self, key: str) -> None:
+        if key not in self._keys:
+            self._keys.add(key)
+            # dynaconf matches a key by its lowercase, or with spaces as underscores; first key wins.
+            self._folded.setdefault(key.lower(), key)
+            self._folded.setdefault(key.replace(" ", "_").lower(), key)
+
+    def find(self, key: str) -> str | None:
+        """The spelling of ``key`` among the keys, or None."""
+        return key if key in self._keys else self._folded.get(key.lower())
 
 
 def _copy(value: Any) -> Any:
