@@ -77,6 +77,7 @@ class _Tree:
         self._links: set[str] = set()
         self.broken: list[BrokenEntry] = []
         self._walked = False
+        self._paths: list[Path] | None = None
 
     def refresh(self) -> bool:
         """Re-list the folders that changed since the last walk; True when anything did."""
@@ -116,6 +117,7 @@ class _Tree:
             broken += folder.broken
         self._by_stem, self._links, self._order, self.broken = by_stem, links, order, broken
         self._by_fold = None
+        self._paths = None
 
     def exact(self, stem: str) -> list[str]:
         return self._by_stem.get(stem, [])
@@ -131,8 +133,10 @@ class _Tree:
     def is_link(self, path: str) -> bool:
         return path in self._links
 
-    def files(self) -> list[str]:
-        return list(self._order)
+    def files(self) -> list[Path]:
+        if self._paths is None:
+            self._paths = [Path(path) for path in self._order]
+        return self._paths
 
 
 def _listing(folder: _Folder | None) -> object:
@@ -316,7 +320,7 @@ class FileIndex:
 
     def files(self) -> tuple[list[Path], list[BrokenEntry]]:
         """Every model file below the directories (refreshed now), and the entries skipped."""
-        files: dict[str, None] = {}
+        files: dict[Path, None] = {}
         broken: list[BrokenEntry] = []
         for directory in self.directories:
             tree = _tree(directory)
@@ -324,7 +328,7 @@ class FileIndex:
                 tree.refresh()
                 files.update(dict.fromkeys(tree.files()))
                 broken += tree.broken
-        return [Path(path) for path in files], broken
+        return list(files), broken
 
     def searched(self) -> list[str]:
         pattern = "{" + ",".join(f"*{ext}" for ext in MODEL_EXTENSIONS) + "}"

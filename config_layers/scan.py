@@ -4,7 +4,7 @@ each and the problems met (unreadable metadata), without stopping at the first p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +14,7 @@ from config_layers.errors import ConfigError
 from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
 from config_layers.hashing import HashCache
 from config_layers.library import BrokenEntry, FileIndex
-from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors, read_safetensors_metadata
+from config_layers.metadata import ForeignPriors, MetadataError, priors_from_metadata, read_safetensors_metadata
 from config_layers.normalize import model_stem
 from config_layers.priors import Candidate, combine_lora_priors, combine_model_priors
 from config_layers.profiles.library import ProfileLibrary
@@ -84,11 +84,14 @@ class Scanner:
         """``hashes``: when given, every file is hashed (cached by path, size and mtime) and a file
         no library profile matches by name is matched by ``sha256`` / ``autov2``."""
         self._hashes = hashes
-        self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
-        self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata)
+        # One read per header: the raw metadata classifies the file, the priors derive from it.
+        self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata, max_entries=None)
+        self._headers: FileCache[ForeignPriors] = FileCache(
+            lambda p: priors_from_metadata(self._raw_headers.get(p), p), max_entries=None
+        )
         self._foreign = ForeignReader(self._headers)
-        self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile)
-        self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
+        self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile, max_entries=None)
+        self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile, max_entries=None)
         self._library_dirs = list(profile_dirs)
         self._entries: dict[Path, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
         self._library: ProfileLibrary | None = None
@@ -115,14 +118,15 @@ class Scanner:
             if cached is not None and cached[0] == fingerprint:
                 out.append(cached[1])
                 continue
-            entry = self.entry(path)
+            entry = self.entry(path, listing)
             self._entries[path] = (fingerprint, entry)
             out.append(entry)
         return out + [_broken_entry(item) for item in broken]
 
-    def entry(self, path: Path) -> ScanEntry:
+    def entry(self, path: Path, listing: Container[str] | None = None) -> ScanEntry:
+        """What is known about one file; ``listing``: the names in its folder, when already read."""
         foreign, problems = self._foreign.read(path)
-        kind, reason = classify(path, self._raw_header(path))
+        kind, reason = classify(path, self._raw_header(path), listing)
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
         stem = model_stem(path.name)
         suffixes = LORA_SIDECAR_SUFFIXES if kind == "lora" else MODEL_SIDECAR_SUFFIXES
@@ -181,12 +185,13 @@ class Scanner:
         return self._library
 
 
-def classify(path: Path, header: dict[str, str]) -> tuple[Kind, str]:
+def classify(path: Path, header: dict[str, str], listing: Container[str] | None = None) -> tuple[Kind, str]:
     """Model or LoRA: by the sidecar beside it, else its safetensors header (a ModelSpec
-    architecture ending in ``/lora``, or kohya's ``ss_network_module``), else its folder's name."""
-    if find_sidecar_kind(path, LORA_SIDECAR_SUFFIXES):
+    architecture ending in ``/lora``, or kohya's ``ss_network_module``), else its folder's name.
+    ``listing``: the names in the file's folder, when already read (saves a stat per candidate)."""
+    if find_sidecar_kind(path, LORA_SIDECAR_SUFFIXES, listing):
         return "lora", "has a .loraprofile sidecar"
-    if find_sidecar_kind(path, MODEL_SIDECAR_SUFFIXES):
+    if find_sidecar_kind(path, MODEL_SIDECAR_SUFFIXES, listing):
         return "model", "has a .modelprofile sidecar"
     architecture = header.get("modelspec.architecture", "")
     if architecture.endswith(("/lora", "/lycoris")) or "ss_network_module" in header:
@@ -223,7 +228,9 @@ def _broken_entry(item: BrokenEntry) -> ScanEntry:
     return ScanEntry(item.path, kind, "skipped: cannot be used", problems=[item.reason])
 
 
-def find_sidecar_kind(path: Path, suffixes: Sequence[str]) -> bool:
+def find_sidecar_kind(path: Path, suffixes: Sequence[str], listing: Container[str] | None = None) -> bool:
+    if listing is not None:
+        return any(candidate.name in listing for candidate in sidecar_candidates(path, suffixes))
     return any(candidate.is_file() for candidate in sidecar_candidates(path, suffixes))
 
 
