@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,16 +52,30 @@ class BrokenEntry:
 
 @dataclass
 class _Folder:
-    """One folder's listing: model files (name, stem, is a link), subfolders, broken entries."""
+    """One folder's listing: model file names by stem (names sorted), the names that are links,
+    subfolders (sorted) and broken entries."""
 
     mtime_ns: int
     listed_ns: int
-    files: list[tuple[str, str, bool]] = field(default_factory=list)
+    stems: dict[str, list[str]] = field(default_factory=dict)
+    links: set[str] = field(default_factory=set)
     subfolders: list[str] = field(default_factory=list)
     broken: list[BrokenEntry] = field(default_factory=list)
 
     def settled(self) -> bool:
         return self.listed_ns - self.mtime_ns >= _RACY_NS
+
+    def same_listing(self, other: _Folder | None) -> bool:
+        return other is not None and (self.stems, self.links, self.subfolders, self.broken) == (
+            other.stems,
+            other.links,
+            other.subfolders,
+            other.broken,
+        )
+
+
+#: A match: the file's path, and whether the library entry is a link.
+Match = tuple[str, bool]
 
 
 class _Tree:
@@ -71,13 +85,11 @@ class _Tree:
         self.root = root
         self.lock = threading.Lock()
         self._folders: dict[str, _Folder] = {}
-        self._order: list[str] = []
-        self._by_stem: dict[str, list[str]] = {}
+        # stem (or case-folded stem) -> the folders holding it; built on the first lookup after a change.
+        self._by_stem: dict[str, list[str]] | None = None
         self._by_fold: dict[str, list[str]] | None = None
-        self._links: set[str] = set()
-        self.broken: list[BrokenEntry] = []
-        self._walked = False
         self._paths: list[Path] | None = None
+        self._walked = False
 
     def refresh(self) -> bool:
         """Re-list the folders that changed since the last walk; True when anything did."""
@@ -91,56 +103,60 @@ class _Tree:
             folder = old if old is not None and old.settled() and _mtime(current) == old.mtime_ns else None
             if folder is None:
                 folder = _list_folder(current, now, is_root=current == self.root)
-                changed = changed or old is None or _listing(old) != _listing(folder)
+                changed = changed or folder is None or not folder.same_listing(old)
             if folder is not None:
                 folders[current] = folder
-                stack.extend(os.path.join(current, name) for name in reversed(folder.subfolders))
+                prefix = current + os.sep
+                stack.extend(prefix + name for name in reversed(folder.subfolders))
         changed = changed or folders.keys() != self._folders.keys()
         self._folders = folders
         self._walked = True
         if changed:
-            self._reindex()
+            self._by_stem = self._by_fold = None
+            self._paths = None
         return changed
 
-    def _reindex(self) -> None:
-        by_stem: dict[str, list[str]] = {}
-        links: set[str] = set()
-        order: list[str] = []
-        broken: list[BrokenEntry] = []
-        for current, folder in self._folders.items():
-            for name, stem, is_link in folder.files:
-                path = os.path.join(current, name)
-                order.append(path)
-                by_stem.setdefault(stem, []).append(path)
-                if is_link:
-                    links.add(path)
-            broken += folder.broken
-        self._by_stem, self._links, self._order, self.broken = by_stem, links, order, broken
-        self._by_fold = None
-        self._paths = None
+    def exact(self, stem: str) -> list[Match]:
+        if self._by_stem is None:
+            by_stem: dict[str, list[str]] = {}
+            for current, folder in self._folders.items():
+                for key in folder.stems:
+                    by_stem.setdefault(key, []).append(current)
+            self._by_stem = by_stem
+        return self._matches(self._by_stem.get(stem, ()), lambda folder: folder.stems.get(stem, ()))
 
-    def exact(self, stem: str) -> list[str]:
-        return self._by_stem.get(stem, [])
-
-    def folded(self, folded: str) -> list[str]:
+    def folded(self, folded: str) -> list[Match]:
         if self._by_fold is None:
             by_fold: dict[str, list[str]] = {}
-            for stem, paths in self._by_stem.items():
-                by_fold.setdefault(stem.casefold(), []).extend(paths)
+            for current, folder in self._folders.items():
+                for key in dict.fromkeys(stem.casefold() for stem in folder.stems):
+                    by_fold.setdefault(key, []).append(current)
             self._by_fold = by_fold
-        return self._by_fold.get(folded, [])
 
-    def is_link(self, path: str) -> bool:
-        return path in self._links
+        def names(folder: _Folder) -> list[str]:
+            return [name for stem, found in folder.stems.items() if stem.casefold() == folded for name in found]
+
+        return self._matches(self._by_fold.get(folded, ()), names)
+
+    def _matches(self, holders: Iterable[str], names: Callable[[_Folder], Iterable[str]]) -> list[Match]:
+        out = []
+        for current in holders:
+            folder = self._folders[current]
+            out += [(current + os.sep + name, name in folder.links) for name in sorted(names(folder))]
+        return out
+
+    def broken(self) -> list[BrokenEntry]:
+        return [entry for folder in self._folders.values() for entry in folder.broken]
 
     def files(self) -> list[Path]:
+        """Every model file, folder by folder in walk order, names sorted within a folder."""
         if self._paths is None:
-            self._paths = [Path(path) for path in self._order]
+            self._paths = [
+                Path(current, name)
+                for current, folder in self._folders.items()
+                for name in sorted(name for names in folder.stems.values() for name in names)
+            ]
         return self._paths
-
-
-def _listing(folder: _Folder | None) -> object:
-    return None if folder is None else (folder.files, folder.subfolders, folder.broken)
 
 
 def _mtime(path: str) -> int | None:
@@ -150,12 +166,15 @@ def _mtime(path: str) -> int | None:
         return None
 
 
+_EXTENSIONS = frozenset(MODEL_EXTENSIONS)
+
+
 def _list_folder(path: str, now: int, *, is_root: bool) -> _Folder | None:
     """One folder read with a single ``scandir``: only links get a ``stat`` (d_type tells the rest)."""
     try:
         mtime = os.stat(path).st_mtime_ns
         with os.scandir(path) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
+            entries = list(listing)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -164,35 +183,40 @@ def _list_folder(path: str, now: int, *, is_root: bool) -> _Folder | None:
         reason = f"folder cannot be listed ({exc.strerror or exc}); its files were skipped"
         return _Folder(0, now, broken=[BrokenEntry(Path(path), reason)])
     folder = _Folder(mtime, now)
-    enterable = os.access(path, os.X_OK)
+    stems = folder.stems
+    enterable: bool | None = None
     for entry in entries:
         name = entry.name
-        if name.startswith("."):
+        if name[0] == ".":
             continue
-        lowered = name.lower()
-        ext = next((e for e in MODEL_EXTENSIONS if lowered.endswith(e)), None)
+        dot = name.rfind(".")
         try:
-            if ext is None:
+            if dot <= 0 or name[dot:].lower() not in _EXTENSIONS:
                 if entry.is_dir(follow_symlinks=False):
                     folder.subfolders.append(name)
                 continue
+            if enterable is None:
+                enterable = os.access(path, os.X_OK)
             if not enterable:
                 reason = "its folder cannot be entered (permission denied)"
                 folder.broken.append(BrokenEntry(Path(entry.path), reason))
                 continue
-            is_link = entry.is_symlink()
-            if is_link:
-                if not stat.S_ISREG(os.stat(entry.path).st_mode):
+            if not entry.is_file(follow_symlinks=False):
+                if entry.is_symlink():
+                    if not stat.S_ISREG(os.stat(entry.path).st_mode):
+                        continue
+                    folder.links.add(name)
+                else:
+                    if entry.is_dir(follow_symlinks=False):
+                        folder.subfolders.append(name)
                     continue
-            elif not entry.is_file(follow_symlinks=False):
-                if entry.is_dir(follow_symlinks=False):
-                    folder.subfolders.append(name)
-                continue
         except OSError as exc:
             folder.broken.append(BrokenEntry(Path(entry.path), _reason(exc)))
             continue
-        stem = name[: -len(ext)]
-        folder.files.append((name, model_stem(name) if "\\" in stem else stem, is_link))
+        stem = name[:dot]
+        stems.setdefault(model_stem(name) if "\\" in stem else stem, []).append(name)
+    folder.subfolders.sort()
+    folder.broken.sort(key=lambda b: b.path.name)
     return folder
 
 
@@ -266,7 +290,7 @@ class FileIndex:
         if not matches or any(not _exists(path) for path, _ in matches):
             matches = self._match(trees, stem, refresh=True)
         if not matches:
-            broken = [str(b) for tree in trees for b in tree.broken if _names(b, stem)]
+            broken = [str(b) for tree in trees for b in tree.broken() if _names(b, stem)]
             raise NotFoundError(self.what, name, [*self.searched(), *broken])
         if len(matches) > 1:
             listed = "\n".join(f"  - {path}" for path, _ in matches)
@@ -283,14 +307,14 @@ class FileIndex:
             with tree.lock:
                 if refresh or not tree._walked:
                     tree.refresh()
-                for path in tree.exact(stem):
-                    found.setdefault(path, tree.is_link(path))
+                for path, is_link in tree.exact(stem):
+                    found.setdefault(path, is_link)
         if not found:
             folded = stem.casefold()
             for tree in trees:
                 with tree.lock:
-                    for path in tree.folded(folded):
-                        found.setdefault(path, tree.is_link(path))
+                    for path, is_link in tree.folded(folded):
+                        found.setdefault(path, is_link)
         return [(Path(path), is_link) for path, is_link in found.items()]
 
     def _confine(self, file: str) -> Path:
@@ -327,7 +351,7 @@ class FileIndex:
             with tree.lock:
                 tree.refresh()
                 files.update(dict.fromkeys(tree.files()))
-                broken += tree.broken
+                broken += tree.broken()
         return list(files), broken
 
     def searched(self) -> list[str]:
