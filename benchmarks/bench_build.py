@@ -96,8 +96,8 @@ def shipped_workload() -> Workload:
 def json_workload(root: Path) -> Workload:
     """The shipped priors rewritten as JSON sidecars beside copies of the stub model files."""
     models, loras = root / "Stable-diffusion", root / "Lora"
-    models.mkdir(parents=True)
-    loras.mkdir(parents=True)
+    models.mkdir(parents=True, exist_ok=True)
+    loras.mkdir(parents=True, exist_ok=True)
     sidecars = []
     for folder, stem, suffix in (
         (models, "RealVisXL_V4.0", ".modelprofile"),
@@ -376,15 +376,25 @@ def bench_workload(work: Workload, rounds: int, report: Report) -> float:
     return floor_s
 
 
+def make_inputs(tmp: Path, small: int, large: int, scan_files: int) -> None:
+    """Every generated file, written before any timing: a folder or file changed in the last 2 s
+    is read again on each use (its mtime may not show a second change yet), and real libraries
+    are not written a moment before a build."""
+    started = time.monotonic()
+    json_workload(tmp / "json")
+    for count in (small, large):
+        make_lora_library(tmp / f"library_{count}", count)
+    make_lora_library(tmp / "many", 2000, prefix="many", metadata=False)
+    for count in (1000, 2000):
+        user_file_with_loras(tmp, count)
+    if scan_files:
+        make_lora_library(tmp / "scan", scan_files)
+    time.sleep(max(0.0, 2.5 - (time.monotonic() - started)))
+
+
 def bench_libraries(tmp: Path, small: int, large: int, rounds: int, report: Report) -> None:
     shipped = shipped_workload()
-    libraries = {}
-    for count in (small, large):
-        libraries[count] = tmp / f"library_{count}"
-        make_lora_library(libraries[count], count)
-    # A directory changed in the last seconds is re-listed on a lookup miss (its mtime may not
-    # show a later change yet); real libraries are not written a moment before a build.
-    time.sleep(2.5)
+    libraries = {count: tmp / f"library_{count}" for count in (small, large)}
 
     def repeated(count: int, loras: list[str], lenient: bool = False) -> float:
         work = Workload("library", [MODELS], [libraries[count], LORAS], shipped.user_file, [])
@@ -410,13 +420,12 @@ def bench_libraries(tmp: Path, small: int, large: int, rounds: int, report: Repo
 
 def bench_many_loras(tmp: Path, rounds: int, report: Report) -> None:
     library = tmp / "many"
-    make_lora_library(library, 2000, prefix="many", metadata=False)
     rows = {}
     for count in (1000, 2000):
         from config_layers import ConfigBuilder
 
         builder = ConfigBuilder(
-            model_dirs=[MODELS], lora_dirs=[library], user_file=user_file_with_loras(tmp, count), environ={}
+            model_dirs=[MODELS], lora_dirs=[library], user_file=tmp / f"user_{count}.toml", environ={}
         )
         rows[count] = median_seconds(lambda b=builder: b.build(model="RealVisXL_V4.0"), rounds)
     builder = ConfigBuilder(model_dirs=[MODELS], lora_dirs=[library], environ={})
@@ -474,6 +483,7 @@ def main() -> None:
     shipped = shipped_workload()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        make_inputs(tmp, 1000, large, scan_files)
         floor_s = bench_workload(shipped, rounds, report)
         bench_workload(json_workload(tmp / "json"), rounds, report)
 
@@ -484,7 +494,6 @@ def main() -> None:
         bench_libraries(tmp, 1000, large, max(rounds // 6, 10), report)
         bench_many_loras(tmp, 5 if args.quick else 10, report)
         if scan_files:
-            make_lora_library(tmp / "scan", scan_files)
             cold, warm, problems = scan_rates(tmp / "scan", scan_files)
             print(f"\nscan of {scan_files:,} LoRAs with mixed metadata ({problems} with recorded problems)")
             print(f"  first scan                 {cold:10,.0f} files/s")
