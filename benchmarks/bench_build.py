@@ -96,8 +96,8 @@ def shipped_workload() -> Workload:
 def json_workload(root: Path) -> Workload:
     """The shipped priors rewritten as JSON sidecars beside copies of the stub model files."""
     models, loras = root / "Stable-diffusion", root / "Lora"
-    models.mkdir(parents=True, exist_ok=True)
-    loras.mkdir(parents=True, exist_ok=True)
+    models.mkdir(parents=True)
+    loras.mkdir(parents=True)
     sidecars = []
     for folder, stem, suffix in (
         (models, "RealVisXL_V4.0", ".modelprofile"),
@@ -376,12 +376,12 @@ def bench_workload(work: Workload, rounds: int, report: Report) -> float:
     return floor_s
 
 
-def make_inputs(tmp: Path, small: int, large: int, scan_files: int) -> None:
+def make_inputs(tmp: Path, small: int, large: int, scan_files: int) -> Workload:
     """Every generated file, written before any timing: a folder or file changed in the last 2 s
     is read again on each use (its mtime may not show a second change yet), and real libraries
     are not written a moment before a build."""
     started = time.monotonic()
-    json_workload(tmp / "json")
+    work = json_workload(tmp / "json")
     for count in (small, large):
         make_lora_library(tmp / f"library_{count}", count)
     make_lora_library(tmp / "many", 2000, prefix="many", metadata=False)
@@ -390,6 +390,7 @@ def make_inputs(tmp: Path, small: int, large: int, scan_files: int) -> None:
     if scan_files:
         make_lora_library(tmp / "scan", scan_files)
     time.sleep(max(0.0, 2.5 - (time.monotonic() - started)))
+    return work
 
 
 def bench_libraries(tmp: Path, small: int, large: int, rounds: int, report: Report) -> None:
@@ -483,9 +484,9 @@ def main() -> None:
     shipped = shipped_workload()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        make_inputs(tmp, 1000, large, scan_files)
+        json_work = make_inputs(tmp, 1000, large, scan_files)
         floor_s = bench_workload(shipped, rounds, report)
-        bench_workload(json_workload(tmp / "json"), rounds, report)
+        bench_workload(json_work, rounds, report)
 
         print("\npeak memory of one call (tracemalloc)")
         print(f"  floor                      {peak_kib(make_floor(shipped)):8.1f} KiB")
