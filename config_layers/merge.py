@@ -1,20 +1,20 @@
-"""Merging layers with dynaconf's merge function, recording what each layer declares.
+"""Merging layers with dynaconf's merge semantics, recording what each layer declares.
 
-Dynaconf is the merge engine; its settings object is not used. That object evaluates
-``@format``/``@jinja``/``@read_file`` strings, reads ``DYNACONF_*`` and ``*_FOR_DYNACONF``
-variables process-wide, runs its lazy setup unlocked and costs ~10 ms per fresh object.
-``dynaconf.utils.object_merge`` is a plain function over plain data: it evaluates
-nothing. Its remaining magic is keyed on ``dynaconf_merge`` markers, which we refuse
-as input, and on case-insensitive key matching, which we apply ourselves first (with
-dynaconf's own matcher) so that provenance and the merge agree on every key.
+Dynaconf's settings object is not used. That object evaluates ``@format``/``@jinja``/
+``@read_file`` strings, reads ``DYNACONF_*`` and ``*_FOR_DYNACONF`` variables process-wide, runs
+its lazy setup unlocked and costs ~10 ms per fresh object. The merge is that of
+``dynaconf.utils.object_merge(..., list_merge="shallow")``, a plain function over plain data:
+its magic is keyed on ``dynaconf_merge`` markers, which we refuse as input, and on
+case-insensitive key matching, which we apply ourselves first (dynaconf's matcher, answered
+from a dict: :class:`KeyCasing`) so that provenance and the merge agree on every key. With
+both done, :func:`merge_tables` performs the rest in one pass; a property test holds it to
+object_merge, which re-matches each key against all others and grows quadratic with table size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-
-from dynaconf.utils import object_merge
 
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
@@ -42,8 +42,31 @@ def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], History]:
         recorder = _Recorder(layer, history, seq)
         data = recorder.canonical(layer.data, merged, (), ())
         seq = recorder.seq
-        merged = object_merge(merged, data, list_merge="shallow")
+        merged = merge_tables(merged, data)
     return merged, history
+
+
+def merge_tables(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``dynaconf.utils.object_merge(old, new, list_merge="shallow")`` for data whose keys are
+    already spelled as in ``old`` and hold no dynaconf markers (``_Recorder`` sees to both):
+    tables merge, anything else in ``new`` replaces; keys keep ``old``'s order, new keys last.
+    ``new`` is updated in place and returned. A property test holds it to object_merge, which
+    re-matches every key against a fresh tuple of the old keys (quadratic in a table's size)."""
+    if not old or old == new:
+        return new
+    for key, value in old.items():
+        if key not in new:
+            new[key] = value
+        elif isinstance(value, dict) and isinstance(new[key], dict):
+            new[key] = merge_tables(value, new[key])
+    if any(key not in old for key in new):
+        order = [key for key in old if key in new] + [key for key in new if key not in old]
+        for key in order:
+            new[key] = new.pop(key)
+    elif list(new) != list(old):
+        for key in old:
+            new[key] = new.pop(key)
+    return new
 
 
 def _delete(data: dict[str, Any], path: ConfigPath) -> bool:
