@@ -6,6 +6,7 @@ handed an environment mapping (tests, GUIs) instead of ``os.environ``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -488,6 +489,7 @@ def _base_source(profile: ModelProfile | LoraProfile, key: str) -> str:
     return f"the profile {profile.document.path}" if profile.document else "its profile"
 
 
+@functools.lru_cache(maxsize=4096)
 def text_field(path: tuple[str, ...]) -> bool:
     """Whether the config leaf at ``path`` holds text (env and ``--set`` values keep their string)."""
     return is_text_field(PipelineConfig, path)

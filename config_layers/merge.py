@@ -96,7 +96,7 @@ class _Recorder:
             raw_path = (*key, raw_key)
             name = str(raw_key)
             self._refuse_control_key(name, raw_path)
-            if name in existing_keys:
+            if name in existing_keys or not existing_keys:
                 canonical = name
             else:
                 casing = casing or KeyCasing(existing_keys)
