@@ -290,7 +290,7 @@ class FileIndex:
         if not matches or any(not _exists(path) for path, _ in matches):
             matches = self._match(trees, stem, refresh=True)
         if not matches:
-            broken = [str(b) for tree in trees for b in tree.broken() if _names(b, stem)]
+            broken = [str(b) for b in self._broken(trees) if _names(b, stem)]
             raise NotFoundError(self.what, name, [*self.searched(), *broken])
         if len(matches) > 1:
             listed = "\n".join(f"  - {path}" for path, _ in matches)
@@ -303,19 +303,26 @@ class FileIndex:
 
     def _match(self, trees: list[_Tree], stem: str, *, refresh: bool) -> list[tuple[Path, bool]]:
         found: dict[str, bool] = {}
-        for tree in trees:
+        for directory, tree in zip(self.directories, trees, strict=True):
             with tree.lock:
                 if refresh or not tree._walked:
                     tree.refresh()
                 for path, is_link in tree.exact(stem):
-                    found.setdefault(path, is_link)
+                    found.setdefault(_as_given(directory, tree, path), is_link)
         if not found:
             folded = stem.casefold()
-            for tree in trees:
+            for directory, tree in zip(self.directories, trees, strict=True):
                 with tree.lock:
                     for path, is_link in tree.folded(folded):
-                        found.setdefault(path, is_link)
+                        found.setdefault(_as_given(directory, tree, path), is_link)
         return [(Path(path), is_link) for path, is_link in found.items()]
+
+    def _broken(self, trees: list[_Tree]) -> list[BrokenEntry]:
+        out = []
+        for tree in trees:
+            with tree.lock:
+                out += tree.broken()
+        return out
 
     def _confine(self, file: str) -> Path:
         try:
@@ -350,13 +357,21 @@ class FileIndex:
             tree = _tree(directory)
             with tree.lock:
                 tree.refresh()
-                files.update(dict.fromkeys(tree.files()))
+                paths = tree.files()
                 broken += tree.broken()
+            if str(directory) != tree.root:
+                paths = [Path(_as_given(directory, tree, str(path))) for path in paths]
+            files.update(dict.fromkeys(paths))
         return list(files), broken
 
     def searched(self) -> list[str]:
         pattern = "{" + ",".join(f"*{ext}" for ext in MODEL_EXTENSIONS) + "}"
         return [f"{directory} (recursive, {pattern})" for directory in self.directories]
+
+
+def _as_given(directory: Path, tree: _Tree, path: str) -> str:
+    """``path`` (below the tree's absolute root) spelled below ``directory`` as the caller gave it."""
+    return str(directory) + path[len(tree.root) :]
 
 
 def _exists(path: Path) -> bool:

@@ -4,6 +4,7 @@ the library, and an index that stays fresh without re-listing the whole library.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -224,3 +225,33 @@ def test_lookups_fold_case_and_refuse_ambiguity(library: Library) -> None:
     with pytest.raises(ConfigError, match="ambiguous"):
         index.find("SAME")
     assert index.find("b/same") == (library.loras / "b" / "same.ckpt").resolve()
+
+
+def test_paths_are_spelled_below_the_folder_as_given(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_stub_safetensors(library.loras / "sub" / "x.safetensors")
+    monkeypatch.chdir(library.root)
+    assert FileIndex([Path("loras")], "LoRA").find("x") == Path("loras/sub/x.safetensors")
+    assert FileIndex([library.loras], "LoRA").find("x") == library.loras / "sub" / "x.safetensors"
+    assert FileIndex([Path("loras")], "LoRA").files()[0] == [Path("loras/sub/x.safetensors")]
+
+
+def test_threads_share_the_index_while_files_are_added(library: Library) -> None:
+    library.model("RealVisXL_V4.0", MODEL_TOML)
+    library.lora("base")
+    errors: list[BaseException] = []
+
+    def build(index: int) -> None:
+        try:
+            for round_ in range(10):
+                write_stub_safetensors(library.loras / f"t{index}" / f"new_{index}_{round_}.safetensors")
+                config = library.builder().build(model="RealVisXL_V4.0", loras=["base", f"new_{index}_{round_}"])
+                assert f"new_{index}_{round_}" in config.loras
+        except BaseException as exc:  # collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
