@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from config_layers.cache import FileCache, shared, shared_cache
+from config_layers.cache import FileCache, IdentityMemo, shared, shared_cache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
@@ -156,6 +156,8 @@ class ConfigBuilder:
         )
         self._headers: FileCache[ForeignPriors] = shared_cache("headers", priors_from_safetensors)
         self._foreign = shared("foreign", lambda: ForeignReader(self._headers))
+        # Combined priors of unchanged inputs (the same cached objects) are reused, not rebuilt.
+        self._priors = shared("priors", IdentityMemo)
         self.match_by_hash = match_by_hash
         self.hash_cache_file = Path(hash_cache_file) if hash_cache_file else None
         self._hash_cache: HashCache | None = None
@@ -356,7 +358,7 @@ class ConfigBuilder:
         if not (sidecar and sidecar.recommended_presets and sidecar.base_type != "unknown"):
             library = self._library_for(found, lenient).model(stem) or self._by_hash(checkpoint, "model")
         shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
-        priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        priors = self._priors.call(combine_model_priors, stem, sidecar, foreign, library, sidecar_path=shown)
         found.vae = priors.vae
         if priors.profile is None:
             found.notes.append(
@@ -376,7 +378,7 @@ class ConfigBuilder:
         if not (sidecar and sidecar.recommended_weights and sidecar.target_base_type != "unknown"):
             library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
         shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
-        priors = combine_lora_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        priors = self._priors.call(combine_lora_priors, stem, sidecar, foreign, library, sidecar_path=shown)
         if priors.profile is None:
             found.lora_notes.append(
                 f"no profile found for LoRA {name!r}; looked for: " + ", ".join(self._looked(lora_file, lora=True))

@@ -90,3 +90,40 @@ def shared(name: str, make: Callable[[], T]) -> T:
         if value is None:
             value = _SHARED[name] = make()
         return value
+
+
+R = TypeVar("R")
+
+
+def _identity(value: object) -> object:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(_identity(item) for item in value)
+    return id(value)
+
+
+class IdentityMemo:
+    """Results of pure functions over objects the file caches hand out, keyed by those objects'
+    identity: a cached file yields the same object until it changes, so an unchanged input
+    means an unchanged result, without comparing (or hashing) the objects themselves. Entries
+    hold their arguments, so an identity cannot be reused while its entry lives; bounded (LRU)."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[object, tuple[object, Any]] = OrderedDict()
+        self.max_entries = max_entries
+
+    def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        key = (fn, _identity(args), _identity(tuple(sorted(kwargs.items()))))
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+                return hit[1]  # type: ignore[no-any-return]
+        result = fn(*args, **kwargs)
+        with self._lock:
+            self._entries[key] = ((args, kwargs), result)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return result

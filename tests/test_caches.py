@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import config_layers.builder as builder_module
-from config_layers.cache import FileCache
+from config_layers.cache import FileCache, IdentityMemo
 from config_layers.documents import read_document
 from tests.conftest import MODEL_TOML, Library
 
@@ -93,3 +93,20 @@ def test_a_fresh_builder_reuses_what_another_builder_parsed(library: Library, mo
     user.write_text("[txt2img]\nsteps = 44\n", encoding="utf-8")
     _age(user, 5)
     assert library.builder(settings_file=settings, user_file=user).build(model="RealVisXL_V4.0").txt2img.steps == 44
+
+
+def test_identity_memo_reuses_results_for_the_same_objects_only() -> None:
+    calls: list[tuple[object, ...]] = []
+
+    def combine(name: str, parts: list[object], *, extra: object = None) -> tuple[object, ...]:
+        calls.append((name, *parts))
+        return (name, *parts, extra)
+
+    memo = IdentityMemo(max_entries=2)
+    a, b = object(), object()
+    first = memo.call(combine, "x", [a, b])
+    assert memo.call(combine, "x", [a, b]) is first and len(calls) == 1
+    assert memo.call(combine, "x", [b, a]) is not first  # another order, another result
+    assert memo.call(combine, "x", [a, object()]) != first  # an equal-looking new object is not trusted
+    assert memo.call(combine, "x", [a, b], extra=1)[-1] == 1
+    assert len(calls) == 4 and len(memo._entries) == 2
