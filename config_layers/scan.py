@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from config_layers.cache import FileCache, StatKey
 from config_layers.errors import ConfigError
-from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
+from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader
 from config_layers.hashing import HashCache
 from config_layers.library import BrokenEntry, FileIndex
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_metadata, read_safetensors_metadata
@@ -93,7 +93,7 @@ class Scanner:
         self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile, max_entries=None)
         self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile, max_entries=None)
         self._library_dirs = list(profile_dirs)
-        self._entries: dict[Path, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
+        self._entries: dict[str, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
         self._library: ProfileLibrary | None = None
 
     def files(self, folders: Sequence[Path]) -> list[Path]:
@@ -106,20 +106,23 @@ class Scanner:
         files, broken = FileIndex([Path(folder) for folder in folders], "model").files()
         if self._hashes is not None:
             self._hashes.hash_many(files, progress=progress)
-        listings: dict[Path, dict[str, StatKey]] = {}
+        listings: dict[str, dict[str, StatKey]] = {}
         out = []
         for path in _track(files, progress):
-            listing = listings.get(path.parent)
+            # String operations: Path's parent/suffix/hash cost more than the rest of a cached file.
+            key = str(path)
+            folder, _, name = key.rpartition(os.sep)
+            listing = listings.get(folder)
             if listing is None:
-                listing = listings[path.parent] = _listing(path.parent)
-            stem = stem_of(path)
-            fingerprint = (*(listing.get(stem + suffix) for suffix in _RELATED), listing.get(path.name))
-            cached = self._entries.get(path)
+                listing = listings[folder] = _listing(path.parent)
+            stem = name[: name.rfind(".")]  # every file here has a model extension
+            fingerprint = (*[listing.get(stem + suffix) for suffix in _RELATED], listing.get(name))
+            cached = self._entries.get(key)
             if cached is not None and cached[0] == fingerprint:
                 out.append(cached[1])
                 continue
             entry = self.entry(path, listing)
-            self._entries[path] = (fingerprint, entry)
+            self._entries[key] = (fingerprint, entry)
             out.append(entry)
         return out + [_broken_entry(item) for item in broken]
 
