@@ -141,20 +141,25 @@ class ConfigBuilder:
         self.stacks_dirs = [Path(d) for d in stacks_dirs]
         self._models = FileIndex(self.model_dirs, "model")
         self._loras = FileIndex(self.lora_dirs, "LoRA")
-        # Parsed files are shared by every builder of the process (keyed by path + stat, bounded).
+        # Parsed files are shared by every builder of the process (keyed by path + stat, bounded);
+        # the loaders look their functions up when called, so a patched module global applies.
         self._settings_docs: FileCache[Document] = shared_cache(
             "settings", lambda p: read_document(p, max_bytes=SETTINGS_MAX_BYTES)
         )
         self._user_docs: FileCache[Document] = shared_cache(
             "user", lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES)
         )
-        self._model_profiles: FileCache[ModelProfile | None] = shared_cache("model_profiles", load_model_profile)
-        self._lora_profiles: FileCache[LoraProfile | None] = shared_cache("lora_profiles", load_lora_profile)
+        self._model_profiles: FileCache[ModelProfile | None] = shared_cache(
+            "model_profiles", lambda p: load_model_profile(p)
+        )
+        self._lora_profiles: FileCache[LoraProfile | None] = shared_cache(
+            "lora_profiles", lambda p: load_lora_profile(p)
+        )
         self._stacks: FileCache[StackFile] = shared_cache(
             "stacks",
             lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES)),
         )
-        self._headers: FileCache[ForeignPriors] = shared_cache("headers", priors_from_safetensors)
+        self._headers: FileCache[ForeignPriors] = shared_cache("headers", lambda p: priors_from_safetensors(p))
         self._foreign = shared("foreign", lambda: ForeignReader(self._headers))
         # Combined priors of unchanged inputs (the same cached objects) are reused, not rebuilt.
         self._priors = shared("priors", IdentityMemo)
