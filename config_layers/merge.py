@@ -13,6 +13,7 @@ object_merge, which re-matches each key against all others and grows quadratic w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from config_layers.layers.base import ConfigPath, Layer
 from config_layers.origin import KeyPath, origin_error
 from config_layers.provenance import Assignment, History
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _MERGE_MARKERS = frozenset({"dynaconf_merge", "dynaconf_merge_unique"})
 
 
@@ -90,36 +92,33 @@ class _Recorder:
 
     def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        existing_keys = existing if isinstance(existing, Mapping) else {}
+        existing_keys = existing if _is_table(existing) else {}
         casing: KeyCasing | None = None
         for raw_key, value in data.items():
-            raw_path = (*key, raw_key)
             name = str(raw_key)
-            self._refuse_control_key(name, raw_path)
+            if _is_control_key(name):
+                raise self._error((*key, raw_key), "dynaconf control keys are not allowed (nothing is included or run)")
             if name in existing_keys or not existing_keys:
                 canonical = name
             else:
                 casing = casing or KeyCasing(existing_keys)
                 canonical = casing.find(name) or name
             if canonical in out:
-                raise self._error(raw_path, f"repeats the key {canonical!r} (keys differ only in case)")
+                raise self._error((*key, raw_key), f"repeats the key {canonical!r} (keys differ only in case)")
             child_path = (*path, canonical)
-            child_existing = existing.get(canonical) if isinstance(existing, Mapping) else None
-            if isinstance(value, Mapping) and value:
-                out[canonical] = self.canonical(value, child_existing, child_path, raw_path)
+            table = _is_table(value)
+            if table and value:
+                child_existing = existing_keys.get(canonical)
+                out[canonical] = self.canonical(value, child_existing, child_path, (*key, raw_key))
             else:
+                raw_path = (*key, raw_key)
                 self._refuse_markers(value, raw_path)
-                out[canonical] = dict(value) if isinstance(value, Mapping) else _copy(value)
+                out[canonical] = dict(value) if table else _copy(value)
                 self.history.setdefault(child_path, []).append(
                     Assignment(child_path, value, self.layer, raw_path, self.seq)
                 )
                 self.seq += 1
         return out
-
-    def _refuse_control_key(self, name: str, raw_path: KeyPath) -> None:
-        folded = name.casefold()
-        if folded.startswith("dynaconf") or folded.endswith("_for_dynaconf"):
-            raise self._error(raw_path, "dynaconf control keys are not allowed (nothing is included or run)")
 
     def _refuse_markers(self, value: Any, raw_path: KeyPath) -> None:
         if isinstance(value, list) and any(isinstance(v, str) and v in _MERGE_MARKERS for v in value):
@@ -127,6 +126,17 @@ class _Recorder:
 
     def _error(self, raw_path: KeyPath, message: str) -> Exception:
         return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path), message)
+
+
+def _is_table(value: object) -> bool:
+    # Layers hold plain dicts; the ABC check (slow) is for callers passing other mappings.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_control_key(name: str) -> bool:
+    folded = name.casefold()
+    return folded.startswith("dynaconf") or folded.endswith("_for_dynaconf")
 
 
 class KeyCasing:
@@ -152,6 +162,8 @@ class KeyCasing:
 
 
 def _copy(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, list):
         return [_copy(item) for item in value]
     if isinstance(value, dict):
