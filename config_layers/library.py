@@ -303,7 +303,11 @@ class FileIndex:
 
     def _match(self, trees: list[_Tree], stem: str, *, refresh: bool) -> list[tuple[Path, bool]]:
         found: dict[str, bool] = {}
-        for directory, tree in zip(self.directories, trees, strict=True):
+        # A folder named twice (say once relative, once absolute) is one tree, matched once.
+        pairs = list(
+            {id(tree): (directory, tree) for directory, tree in zip(self.directories, trees, strict=True)}.values()
+        )
+        for directory, tree in pairs:
             with tree.lock:
                 if refresh or not tree._walked:
                     tree.refresh()
@@ -311,7 +315,7 @@ class FileIndex:
                     found.setdefault(_as_given(directory, tree, path), is_link)
         if not found:
             folded = stem.casefold()
-            for directory, tree in zip(self.directories, trees, strict=True):
+            for directory, tree in pairs:
                 with tree.lock:
                     for path, is_link in tree.folded(folded):
                         found.setdefault(_as_given(directory, tree, path), is_link)

@@ -255,3 +255,9 @@ def test_threads_share_the_index_while_files_are_added(library: Library) -> None
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_folder_named_twice_is_searched_once(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_stub_safetensors(library.loras / "x.safetensors")
+    monkeypatch.chdir(library.root)
+    assert FileIndex([Path("loras"), library.loras], "LoRA").find("x") == Path("loras/x.safetensors")
