@@ -304,9 +304,10 @@ class FileIndex:
     def _match(self, trees: list[_Tree], stem: str, *, refresh: bool) -> list[tuple[Path, bool]]:
         found: dict[str, bool] = {}
         # A folder named twice (say once relative, once absolute) is one tree, matched once.
-        pairs = list(
-            {id(tree): (directory, tree) for directory, tree in zip(self.directories, trees, strict=True)}.values()
-        )
+        unique: dict[int, tuple[Path, _Tree]] = {}
+        for directory, tree in zip(self.directories, trees, strict=True):
+            unique.setdefault(id(tree), (directory, tree))
+        pairs = list(unique.values())
         for directory, tree in pairs:
             with tree.lock:
                 if refresh or not tree._walked:
