@@ -358,8 +358,12 @@ class FileIndex:
         """Every model file below the directories (refreshed now), and the entries skipped."""
         files: dict[Path, None] = {}
         broken: list[BrokenEntry] = []
+        seen: set[int] = set()
         for directory in self.directories:
             tree = _tree(directory)
+            if id(tree) in seen:
+                continue
+            seen.add(id(tree))
             with tree.lock:
                 tree.refresh()
                 paths = tree.files()

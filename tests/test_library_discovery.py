@@ -261,3 +261,4 @@ def test_a_folder_named_twice_is_searched_once(library: Library, monkeypatch: py
     write_stub_safetensors(library.loras / "x.safetensors")
     monkeypatch.chdir(library.root)
     assert FileIndex([Path("loras"), library.loras], "LoRA").find("x") == Path("loras/x.safetensors")
+    assert FileIndex([Path("loras"), library.loras], "LoRA").files()[0] == [Path("loras/x.safetensors")]
