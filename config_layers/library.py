@@ -404,8 +404,3 @@ def _with_extensions(relative: str) -> Iterable[str]:
         yield relative
     for ext in MODEL_EXTENSIONS:
         yield relative + ext
-
-
-def walk_model_files(directory: Path) -> Iterable[Path]:
-    """Model files below ``directory`` (not following folder links; hidden and broken entries skipped)."""
-    return FileIndex([directory], "model").files()[0]
