@@ -1,46 +1,119 @@
 """Benchmark the build against its floor and peer libraries, in one run.
 
-    python benchmarks/bench_build.py [--rounds N] [--scan-files N]
+    python benchmarks/bench_build.py [--quick] [--rounds N] [--scan-files N]
 
-Stack: the shipped defaults + a model sidecar + two LoRA sidecars + a user file + three
-environment variables (the shipped examples). Prints the median of each measurement and its
-ratio to the floor (tomllib parsing the same files plus a plain deep dict merge), the import
-cost, and peak memory (tracemalloc) of one fresh build. Peers that are not installed are
-skipped (``pip install -e '.[bench]'`` installs them). Last, it scans a generated library of
-5,000 LoRAs with mixed metadata twice and reports files per second (cold, then cached).
+Two workloads, each timed against its floor (parsing the same files with tomllib/json plus a
+plain deep dict merge) and against the peers (dynaconf, pydantic-settings, OmegaConf):
+
+- ``shipped``: the shipped defaults + a TOML model sidecar + two TOML LoRA sidecars + the example
+  user file + three environment variables;
+- ``json``: the same priors as JSON sidecars in a generated library, a 10-line user file and three
+  environment variables.
+
+Then the scaling rows (libraries of generated LoRAs with mixed metadata): repeated builds in a
+small and a large library and with a name that is missing (lenient), a first build in a fresh
+process on the large library, user files with 1,000 and 2,000 LoRA tables, ``scan`` cold and
+cached, the whole ``config-layers build --format json`` process against ``import dynaconf,
+pydantic``, import costs and peak memory. Every target of issue 9 is printed last with its
+measured value and whether it is met. ``--quick`` uses smaller libraries and fewer rounds.
+Peers that are not installed are skipped (``pip install -e '.[bench]'`` installs them).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 EXAMPLES = ROOT / "examples"
 MODELS = EXAMPLES / "models" / "Stable-diffusion"
 LORAS = EXAMPLES / "models" / "Lora"
 SETTINGS = ROOT / "settings.toml"
 USER = EXAMPLES / "user.toml"
-FILES = [
-    SETTINGS,
-    MODELS / "RealVisXL_V4.0.modelprofile.toml",
-    LORAS / "PerfectEyesXL.loraprofile.toml",
-    LORAS / "add-detail-xl.loraprofile.toml",
-    USER,
-]
 ENV = {"STABLENEW_TXT2IMG__STEPS": "40", "STABLENEW_TXT2IMG__SEED": "7", "STABLENEW_HIRES__ENABLED": "true"}
 LORA_SETS = (["PerfectEyesXL", "add-detail-xl"], ["PerfectEyesXL"], ["add-detail-xl"])
+USER_10_LINES = """\
+# ten lines of user overrides
+negative_prompt = "blurry, lowres"
+[txt2img]
+steps = 32
+seed = 1234
+width = 1024
+[hires]
+enabled = true
+[loras.PerfectEyesXL]
+weight = 0.65
+"""
+
+
+@dataclass
+class Workload:
+    """One build's inputs, and the files its floor parses."""
+
+    name: str
+    model_dirs: list[Path]
+    lora_dirs: list[Path]
+    user_file: Path
+    files: list[Path]
+    model: str = "RealVisXL_V4.0"
+    lora_sets: Sequence[list[str]] = LORA_SETS
+    env: dict[str, str] = field(default_factory=lambda: dict(ENV))
+
+    def builder(self, **extra: Any) -> Any:
+        from config_layers import ConfigBuilder
+
+        return ConfigBuilder(
+            model_dirs=self.model_dirs, lora_dirs=self.lora_dirs, user_file=self.user_file, environ=self.env, **extra
+        )
+
+
+def shipped_workload() -> Workload:
+    files = [
+        SETTINGS,
+        MODELS / "RealVisXL_V4.0.modelprofile.toml",
+        LORAS / "PerfectEyesXL.loraprofile.toml",
+        LORAS / "add-detail-xl.loraprofile.toml",
+        USER,
+    ]
+    return Workload("shipped", [MODELS], [LORAS], USER, files)
+
+
+def json_workload(root: Path) -> Workload:
+    """The shipped priors rewritten as JSON sidecars beside copies of the stub model files."""
+    models, loras = root / "Stable-diffusion", root / "Lora"
+    models.mkdir(parents=True)
+    loras.mkdir(parents=True)
+    sidecars = []
+    for folder, stem, suffix in (
+        (models, "RealVisXL_V4.0", ".modelprofile"),
+        (loras, "PerfectEyesXL", ".loraprofile"),
+        (loras, "add-detail-xl", ".loraprofile"),
+    ):
+        source = (MODELS if folder is models else LORAS) / stem
+        (folder / f"{stem}.safetensors").write_bytes(source.with_name(f"{stem}.safetensors").read_bytes())
+        with source.with_name(f"{stem}{suffix}.toml").open("rb") as handle:
+            data = tomllib.load(handle)
+        sidecar = folder / f"{stem}{suffix}.json"
+        sidecar.write_text(json.dumps(data, indent=2))
+        sidecars.append(sidecar)
+    user = root / "user.toml"
+    user.write_text(USER_10_LINES)
+    return Workload("json", [models], [loras], user, [SETTINGS, *sidecars, user])
 
 
 def median_seconds(fn: Callable[[], object], rounds: int) -> float:
@@ -64,39 +137,38 @@ def deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def floor() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for path in FILES:
-        with path.open("rb") as handle:
-            merged = deep_merge(merged, tomllib.load(handle))
-    return merged
-
-
-def fresh_build() -> object:
-    from config_layers import ConfigBuilder
-
-    builder = ConfigBuilder(model_dirs=[MODELS], lora_dirs=[LORAS], user_file=USER, environ=ENV)
-    return builder.build(model="RealVisXL_V4.0", loras=LORA_SETS[0])
-
-
-def make_repeated() -> Callable[[], object]:
-    from config_layers import ConfigBuilder
-
-    builder = ConfigBuilder(model_dirs=[MODELS], lora_dirs=[LORAS], user_file=USER, environ=ENV)
-    counter = iter(range(10**9))
-
+def make_floor(work: Workload) -> Callable[[], object]:
     def run() -> object:
-        return builder.build(model="RealVisXL_V4.0", loras=LORA_SETS[next(counter) % len(LORA_SETS)])
+        merged: dict[str, Any] = {}
+        for path in work.files:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle) if path.suffix == ".toml" else json.load(handle)
+            merged = deep_merge(merged, data)
+        return merged
 
     return run
 
 
-def make_dynaconf() -> Callable[[], object] | None:
+def make_fresh(work: Workload) -> Callable[[], object]:
+    return lambda: work.builder().build(model=work.model, loras=work.lora_sets[0])
+
+
+def make_repeated(work: Workload, **extra: Any) -> Callable[[], object]:
+    builder = work.builder(**extra)
+    counter = iter(range(10**9))
+
+    def run() -> object:
+        return builder.build(model=work.model, loras=work.lora_sets[next(counter) % len(work.lora_sets)])
+
+    return run
+
+
+def make_dynaconf(work: Workload) -> Callable[[], object] | None:
     try:
         from dynaconf import Dynaconf
     except ImportError:
         return None
-    files = [str(p) for p in FILES]
+    files = [str(p) for p in work.files]
 
     def run() -> object:
         settings = Dynaconf(settings_files=files, envvar_prefix="STABLENEW", environments=False, merge_enabled=True)
@@ -105,21 +177,23 @@ def make_dynaconf() -> Callable[[], object] | None:
     return run
 
 
-def make_pydantic_settings(tmp: Path) -> Callable[[], object] | None:
+def make_pydantic_settings(work: Workload) -> Callable[[], object] | None:
     try:
         from pydantic_settings import (
             BaseSettings,
+            JsonConfigSettingsSource,
             PydanticBaseSettingsSource,
             SettingsConfigDict,
             TomlConfigSettingsSource,
         )
     except ImportError:
         return None
-    files = [str(p) for p in FILES]
+    tomls = [str(p) for p in work.files if p.suffix == ".toml"]
+    jsons = [str(p) for p in work.files if p.suffix == ".json"]
 
     class Peer(BaseSettings):
         model_config = SettingsConfigDict(
-            env_prefix="STABLENEW_", env_nested_delimiter="__", toml_file=files, extra="allow"
+            env_prefix="STABLENEW_", env_nested_delimiter="__", toml_file=tomls, json_file=jsons or None, extra="allow"
         )
 
         @classmethod
@@ -131,12 +205,16 @@ def make_pydantic_settings(tmp: Path) -> Callable[[], object] | None:
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            sources.append(TomlConfigSettingsSource(settings_cls))
+            if jsons:
+                sources.append(JsonConfigSettingsSource(settings_cls))
+            return tuple(sources)
 
     return lambda: Peer().model_dump()
 
 
-def make_omegaconf() -> Callable[[], object] | None:
+def make_omegaconf(work: Workload) -> Callable[[], object] | None:
     try:
         from omegaconf import OmegaConf
     except ImportError:
@@ -144,22 +222,27 @@ def make_omegaconf() -> Callable[[], object] | None:
 
     def run() -> object:
         parts = []
-        for path in FILES:
+        for path in work.files:
             with path.open("rb") as handle:
-                parts.append(OmegaConf.create(tomllib.load(handle)))
-        parts.append(OmegaConf.from_dotlist([f"{k[10:].lower().replace('__', '.')}={v}" for k, v in ENV.items()]))
+                parts.append(OmegaConf.create(tomllib.load(handle) if path.suffix == ".toml" else json.load(handle)))
+        dotlist = [f"{k[10:].lower().replace('__', '.')}={v}" for k, v in work.env.items()]
+        parts.append(OmegaConf.from_dotlist(dotlist))
         return OmegaConf.to_container(OmegaConf.merge(*parts))
 
     return run
 
 
-def import_ms(statement: str, runs: int) -> float:
+def process_ms(argv: list[str], runs: int) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], check=True)
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
+
+
+def import_ms(statement: str, runs: int) -> float:
+    return process_ms([sys.executable, "-c", statement], runs)
 
 
 def peak_kib(fn: Callable[[], object]) -> float:
@@ -171,22 +254,20 @@ def peak_kib(fn: Callable[[], object]) -> float:
     return peak / 1024
 
 
-def make_lora_library(root: Path, count: int) -> None:
-    """``count`` stub LoRAs with mixed metadata: A1111 .json, .civitai.info, Lora-Manager
-    .metadata.json, .loraprofile.toml sidecars, bare headers, and a few broken files."""
-    import json
-    import struct
+def stub_safetensors(path: Path, metadata: dict[str, str]) -> None:
+    header = json.dumps({"__metadata__": metadata}).encode()
+    header += b" " * (-len(header) % 8)
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
 
-    def stub(path: Path, metadata: dict[str, str]) -> None:
-        header = json.dumps({"__metadata__": metadata}).encode()
-        header += b" " * (-len(header) % 8)
-        path.write_bytes(struct.pack("<Q", len(header)) + header)
 
+def make_lora_library(root: Path, count: int, *, prefix: str = "lora", metadata: bool = True) -> None:
+    """``count`` stub LoRAs in 20 folders; with ``metadata``, mixed sidecars: A1111 .json,
+    .civitai.info, Lora-Manager .metadata.json, .loraprofile.toml, bare headers, a few broken."""
     for index in range(count):
         folder = root / f"set{index % 20:02d}"
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"lora_{index:05d}"
-        stub(
+        name = f"{prefix}_{index:05d}"
+        stub_safetensors(
             folder / f"{name}.safetensors",
             {
                 "ss_network_module": "networks.lora",
@@ -195,7 +276,7 @@ def make_lora_library(root: Path, count: int) -> None:
                 "modelspec.trigger_phrase": f"tok{index}",
             },
         )
-        kind = index % 6
+        kind = index % 6 if metadata else -1
         if kind == 0:
             (folder / f"{name}.json").write_text(
                 json.dumps({"preferred weight": 0.7, "activation text": "a, b", "sd version": "SDXL"})
@@ -218,83 +299,211 @@ def make_lora_library(root: Path, count: int) -> None:
             (folder / f"{name}.civitai.info").write_text('{"baseModel": "SDXL 1.0", "images": [')  # truncated
 
 
-def bench_scan(count: int) -> None:
+def scan_rates(root: Path, count: int) -> tuple[float, float, int]:
     from config_layers.scan import Scanner
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        make_lora_library(root, count)
-        scanner = Scanner([ROOT / "profiles"])
-        start = time.perf_counter()
-        first = scanner.scan([root])
-        cold = time.perf_counter() - start
-        start = time.perf_counter()
-        second = scanner.scan([root])
-        warm = time.perf_counter() - start
-        problems = sum(1 for entry in first if entry.problems)
-        assert len(first) == len(second) == count
-    print(f"\nscan of {count} LoRAs with mixed metadata ({problems} with recorded problems)")
-    print(f"  first scan                 {cold:7.2f}s  {count / cold:8.0f} files/s")
-    print(f"  second scan (cached)       {warm:7.2f}s  {count / warm:8.0f} files/s  ({cold / warm:.1f}x faster)")
+    scanner = Scanner([ROOT / "profiles"])
+    start = time.perf_counter()
+    first = scanner.scan([root])
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    second = scanner.scan([root])
+    warm = time.perf_counter() - start
+    assert len(first) == len(second) == count, (len(first), len(second), count)
+    return count / cold, count / warm, sum(1 for entry in first if entry.problems)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--import-runs", type=int, default=15)
-    parser.add_argument("--scan-files", type=int, default=5000, help="LoRAs in the generated scan library (0: skip)")
-    args = parser.parse_args()
-    os.environ.update(ENV)  # for the peers that only read the process environment
+_FIRST_BUILD = """\
+import sys, time
+from config_layers import ConfigBuilder
+start = time.perf_counter()
+builder = ConfigBuilder(model_dirs=[sys.argv[1]], lora_dirs=[sys.argv[2], sys.argv[3]], environ={})
+builder.build(model="RealVisXL_V4.0", loras=["PerfectEyesXL", "lora_00007"])
+print(time.perf_counter() - start)
+"""
 
-    rows: list[tuple[str, float]] = []
-    floor_s = median_seconds(floor, args.rounds)
-    rows.append(("floor: tomllib + dict deep-merge", floor_s))
-    rows.append(("config_layers build(), fresh builder", median_seconds(fresh_build, args.rounds)))
-    rows.append(("config_layers build(), same builder, other LoRAs", median_seconds(make_repeated(), args.rounds)))
-    with tempfile.TemporaryDirectory() as tmp:
-        peers = {
-            "dynaconf 3.x Dynaconf(...) fresh, same files + env": make_dynaconf(),
-            "pydantic-settings BaseSettings(), same files + env": make_pydantic_settings(Path(tmp)),
-            "OmegaConf create+merge, same files + env": make_omegaconf(),
-        }
-        for label, fn in peers.items():
-            if fn is None:
-                print(f"skipped (not installed): {label}")
-                continue
-            rows.append((label, median_seconds(fn, max(args.rounds // 5, 20))))
 
-    print(
-        f"\nmedians over {args.rounds} rounds (peers over {max(args.rounds // 5, 20)}); python {sys.version.split()[0]}"
-    )
-    print(f"{'measurement':<52} {'median':>10} {'x floor':>8}")
+def first_build_ms(library: Path, runs: int) -> float:
+    """A first build in a fresh process (imports done before the clock starts)."""
+    argv = [sys.executable, "-c", _FIRST_BUILD, str(MODELS), str(library), str(LORAS)]
+    samples = [float(subprocess.run(argv, check=True, capture_output=True, text=True).stdout) for _ in range(runs)]
+    return statistics.median(samples) * 1000
+
+
+def user_file_with_loras(root: Path, count: int) -> Path:
+    path = root / f"user_{count}.toml"
+    path.write_text("".join(f"[loras.many_{i:05d}]\nweight = 0.5\n" for i in range(count)))
+    return path
+
+
+class Report:
+    def __init__(self) -> None:
+        self.targets: list[tuple[str, str, float, str, bool]] = []
+
+    def target(self, label: str, value: float, unit: str, limit: float, *, at_least: bool = False) -> None:
+        met = value >= limit if at_least else value <= limit
+        self.targets.append((label, f"{value:,.2f}{unit}", limit, ">=" if at_least else "<=", met))
+
+    def print_targets(self) -> None:
+        print("\ntargets (issue 9)")
+        print(f"  {'target':<62} {'measured':>14} {'limit':>12}  met")
+        for label, shown, limit, op, met in self.targets:
+            print(f"  {label:<62} {shown:>14} {op + f'{limit:,g}':>12}  {'yes' if met else 'NO'}")
+
+
+def bench_workload(work: Workload, rounds: int, report: Report) -> float:
+    floor_s = median_seconds(make_floor(work), rounds)
+    rows = [("floor: tomllib/json + dict deep-merge", floor_s)]
+    fresh = median_seconds(make_fresh(work), rounds)
+    repeated = median_seconds(make_repeated(work), rounds)
+    rows += [("config_layers build(), fresh builder", fresh), ("config_layers build(), same builder", repeated)]
+    peer_rounds = max(rounds // 5, 20)
+    for label, fn in (
+        ("dynaconf Dynaconf(...) fresh, same files + env", make_dynaconf(work)),
+        ("pydantic-settings BaseSettings(), same files + env", make_pydantic_settings(work)),
+        ("OmegaConf create+merge, same files + env", make_omegaconf(work)),
+    ):
+        if fn is None:
+            print(f"skipped (not installed): {label}")
+            continue
+        rows.append((label, median_seconds(fn, peer_rounds)))
+    print(f"\nworkload {work.name!r}: medians over {rounds} rounds (peers over {peer_rounds})")
+    print(f"  {'measurement':<52} {'median':>10} {'x floor':>8}")
     for label, seconds in rows:
-        print(f"{label:<52} {seconds * 1e3:>8.3f}ms {seconds / floor_s:>8.2f}")
+        print(f"  {label:<52} {seconds * 1e3:>8.3f}ms {seconds / floor_s:>8.2f}")
+    report.target(f"{work.name}: repeated build / floor", repeated / floor_s, "x", 1.5)
+    report.target(f"{work.name}: fresh builder / floor", fresh / floor_s, "x", 3.0)
+    return floor_s
 
-    base = import_ms("pass", args.import_runs)
-    print(f"\nimport (median of {args.import_runs} interpreter starts, interpreter start {base:.1f}ms subtracted)")
-    # `import pydantic` is itself lazy: BaseModel's machinery loads on first use, so both
-    # baselines are shown, and both ways of importing config_layers.
-    deps = import_ms("import dynaconf, pydantic", args.import_runs)
-    deps_model = import_ms("import dynaconf; from pydantic import BaseModel", args.import_runs)
+
+def make_inputs(tmp: Path, small: int, large: int, scan_files: int) -> Workload:
+    """Every generated file, written before any timing: a folder or file changed in the last 2 s
+    is read again on each use (its mtime may not show a second change yet), and real libraries
+    are not written a moment before a build."""
+    started = time.monotonic()
+    work = json_workload(tmp / "json")
+    for count in (small, large):
+        make_lora_library(tmp / f"library_{count}", count)
+    make_lora_library(tmp / "many", 2000, prefix="many", metadata=False)
+    for count in (1000, 2000):
+        user_file_with_loras(tmp, count)
+    if scan_files:
+        make_lora_library(tmp / "scan", scan_files)
+    time.sleep(max(0.0, 2.5 - (time.monotonic() - started)))
+    return work
+
+
+def bench_libraries(tmp: Path, small: int, large: int, rounds: int, report: Report) -> None:
+    shipped = shipped_workload()
+    libraries = {count: tmp / f"library_{count}" for count in (small, large)}
+
+    def repeated(count: int, loras: list[str], lenient: bool = False) -> float:
+        work = Workload("library", [MODELS], [libraries[count], LORAS], shipped.user_file, [])
+        work.lora_sets = [loras]
+        return median_seconds(make_repeated(work, lenient=lenient), rounds)
+
+    found = ["PerfectEyesXL", "lora_00007"]
+    missing = ["PerfectEyesXL", "no_such_lora"]
+    t_small, t_large = repeated(small, found), repeated(large, found)
+    m_small, m_large = repeated(small, missing, True), repeated(large, missing, True)
+    first = first_build_ms(libraries[large], 3)
+    print(f"\nLoRA libraries of {small:,} and {large:,} files (mixed metadata), medians over {rounds} rounds")
+    print(f"  repeated build, {small:>6,} files                    {t_small * 1e3:8.3f}ms")
+    print(f"  repeated build, {large:>6,} files                    {t_large * 1e3:8.3f}ms  ({t_large / t_small:.2f}x)")
+    print(f"  repeated build naming a missing LoRA, {small:>6,} files {m_small * 1e3:8.3f}ms")
+    ratio = m_large / t_small
+    print(f"  repeated build naming a missing LoRA, {large:>6,} files {m_large * 1e3:8.3f}ms  ({ratio:.2f}x)")
+    print(f"  first build in a fresh process, {large:>6,} files    {first:8.1f}ms")
+    report.target(f"repeated build, library {large:,} / {small:,} files", t_large / t_small, "x", 1.2)
+    report.target(f"missing-name build, {large:,} files / found-name, {small:,}", m_large / t_small, "x", 1.2)
+    report.target(f"first build in a fresh process, {large:,}-file library", first, "ms", 100)
+
+
+def bench_many_loras(tmp: Path, rounds: int, report: Report) -> None:
+    library = tmp / "many"
+    rows = {}
+    for count in (1000, 2000):
+        from config_layers import ConfigBuilder
+
+        builder = ConfigBuilder(
+            model_dirs=[MODELS], lora_dirs=[library], user_file=tmp / f"user_{count}.toml", environ={}
+        )
+        rows[count] = median_seconds(lambda b=builder: b.build(model="RealVisXL_V4.0"), rounds)
+    builder = ConfigBuilder(model_dirs=[MODELS], lora_dirs=[library], environ={})
+    names = [f"many_{i:05d}" for i in range(1000)]
+    by_call = median_seconds(lambda: builder.build(model="RealVisXL_V4.0", loras=names), rounds)
+    print(f"\nmany LoRAs, medians over {rounds} rounds (same builder)")
+    print(f"  user file with 1,000 LoRA tables            {rows[1000] * 1e3:8.1f}ms")
+    print(f"  user file with 2,000 LoRA tables            {rows[2000] * 1e3:8.1f}ms  ({rows[2000] / rows[1000]:.2f}x)")
+    print(f"  build(loras=<1,000 names>)                  {by_call * 1e3:8.1f}ms")
+    report.target("user file with 1,000 LoRA tables", rows[1000] * 1e3, "ms", 20)
+    report.target("user file 2,000 / 1,000 LoRA tables (linear: ~2)", rows[2000] / rows[1000], "x", 2.4)
+
+
+def bench_process(runs: int, report: Report) -> None:
+    base = import_ms("pass", runs)
+    deps = import_ms("import dynaconf, pydantic", runs)
+    deps_model = import_ms("import dynaconf; from pydantic import BaseModel", runs)
+    cli = [sys.executable, "-m", "config_layers", "build", "--format", "json", "--model", "RealVisXL_V4.0"]
+    cli += ["--lora", "PerfectEyesXL", "--user-file", str(USER)]
+    whole = process_ms(cli, runs)
+    print(f"\nprocesses (median of {runs} starts; interpreter start {base:.1f}ms subtracted below)")
+    print(f"  {'config-layers build --format json (whole process)':<52} {whole:7.1f}ms  ({whole / deps:.2f}x)")
+    label = 'python -c "import dynaconf, pydantic"'
+    print(f"  {label:<52} {deps:7.1f}ms")
     for label, statement in (
         ("import config_layers", "import config_layers"),
         ("from config_layers import ConfigBuilder", "from config_layers import ConfigBuilder"),
         ("import config_layers.cli (the CLI)", "import config_layers.cli"),
     ):
-        ours = import_ms(statement, args.import_runs)
+        ours = import_ms(statement, runs)
         print(
-            f"  {label:<42} {ours - base:7.1f}ms  ({ours - deps:+6.1f}ms over `import dynaconf, pydantic`, "
-            f"{ours - deps_model:+6.1f}ms over `import dynaconf; from pydantic import BaseModel`)"
+            f"  {label:<52} {ours - base:7.1f}ms  ({ours - deps:+6.1f}ms over `import dynaconf, pydantic`, "
+            f"{ours - deps_model:+6.1f}ms over `... from pydantic import BaseModel`)"
         )
-    print(f"  {'import dynaconf, pydantic':<42} {deps - base:7.1f}ms")
-    print(f"  {'import dynaconf; from pydantic import BaseModel':<42} {deps_model - base:7.1f}ms")
+    print(f"  {'import dynaconf, pydantic':<52} {deps - base:7.1f}ms")
+    print(f"  {'import dynaconf; from pydantic import BaseModel':<52} {deps_model - base:7.1f}ms")
+    report.target("config-layers build --format json / python -c 'import dynaconf, pydantic'", whole / deps, "x", 1.5)
 
-    print("\npeak memory of one call (tracemalloc)")
-    print(f"  floor                      {peak_kib(floor):8.1f} KiB")
-    print(f"  fresh build()              {peak_kib(fresh_build):8.1f} KiB")
 
-    if args.scan_files:
-        bench_scan(args.scan_files)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller libraries and fewer rounds")
+    parser.add_argument("--rounds", type=int, help="rounds of the workload rows (default 300, quick 60)")
+    parser.add_argument("--import-runs", type=int, help="process starts per row (default 15, quick 5)")
+    parser.add_argument("--scan-files", type=int, help="LoRAs in the scan library (default 5000, quick 1000; 0 skips)")
+    parser.add_argument("--library", type=int, help="files in the large library (default 50000, quick 10000)")
+    args = parser.parse_args()
+    rounds = args.rounds or (60 if args.quick else 300)
+    runs = args.import_runs or (5 if args.quick else 15)
+    scan_files = args.scan_files if args.scan_files is not None else (1000 if args.quick else 5000)
+    large = args.library or (10000 if args.quick else 50000)
+    os.environ.update(ENV)  # for the peers that only read the process environment
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs{', --quick' if args.quick else ''}")
+    report = Report()
+    shipped = shipped_workload()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        json_work = make_inputs(tmp, 1000, large, scan_files)
+        floor_s = bench_workload(shipped, rounds, report)
+        bench_workload(json_work, rounds, report)
+
+        print("\npeak memory of one call (tracemalloc)")
+        print(f"  floor                      {peak_kib(make_floor(shipped)):8.1f} KiB")
+        print(f"  fresh build()              {peak_kib(make_fresh(shipped)):8.1f} KiB")
+
+        bench_libraries(tmp, 1000, large, max(rounds // 6, 10), report)
+        bench_many_loras(tmp, 5 if args.quick else 10, report)
+        if scan_files:
+            cold, warm, problems = scan_rates(tmp / "scan", scan_files)
+            print(f"\nscan of {scan_files:,} LoRAs with mixed metadata ({problems} with recorded problems)")
+            print(f"  first scan                 {cold:10,.0f} files/s")
+            print(f"  second scan (cached)       {warm:10,.0f} files/s")
+            report.target("scan, cold", cold, " files/s", 5000, at_least=True)
+            report.target("scan, cached", warm, " files/s", 50000, at_least=True)
+    bench_process(runs, report)
+    print(f"\n(floor of the shipped workload: {floor_s * 1e3:.3f}ms)")
+    report.print_targets()
 
 
 if __name__ == "__main__":

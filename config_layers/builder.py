@@ -6,6 +6,7 @@ handed an environment mapping (tests, GUIs) instead of ``os.environ``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -14,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dynaconf.utils import find_the_correct_casing
 from pydantic import ValidationError
 
-from config_layers.cache import FileCache
+from config_layers.cache import FileCache, IdentityMemo, shared, shared_cache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
@@ -33,7 +33,7 @@ from config_layers.learning.presets import PresetCandidate, evidence_notes, rank
 from config_layers.library import FileIndex
 from config_layers.lora_plan import LoraPlan, plan_loras
 from config_layers.loras.inspect import LoraInspection, inspect_lora, key_check
-from config_layers.merge import merge_layers
+from config_layers.merge import KeyCasing, merge_layers
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
 from config_layers.normalization import normalize_config
 from config_layers.normalize import model_stem
@@ -145,17 +145,30 @@ class ConfigBuilder:
         self.stacks_dirs = [Path(d) for d in stacks_dirs]
         self._models = FileIndex(self.model_dirs, "model")
         self._loras = FileIndex(self.lora_dirs, "LoRA")
-        self._settings_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=SETTINGS_MAX_BYTES))
-        self._user_docs: FileCache[Document] = FileCache(lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES))
-        self._model_profiles: FileCache[ModelProfile | None] = FileCache(load_model_profile)
-        self._lora_profiles: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
-        self._learned: FileCache[LearnedProfile | None] = FileCache(load_learned_profile)
-        self._stacks: FileCache[StackFile] = FileCache(
-            lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES))
+        # Parsed files are shared by every builder of the process (keyed by path + stat, bounded);
+        # the loaders look their functions up when called, so a patched module global applies.
+        self._settings_docs: FileCache[Document] = shared_cache(
+            "settings", lambda p: read_document(p, max_bytes=SETTINGS_MAX_BYTES)
         )
-        self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
-        self._lora_keys: FileCache[LoraInspection] = FileCache(inspect_lora)
-        self._foreign = ForeignReader(self._headers)
+        self._user_docs: FileCache[Document] = shared_cache(
+            "user", lambda p: read_document(p, max_bytes=DEFAULT_MAX_BYTES)
+        )
+        self._model_profiles: FileCache[ModelProfile | None] = shared_cache(
+            "model_profiles", lambda p: load_model_profile(p)
+        )
+        self._lora_profiles: FileCache[LoraProfile | None] = shared_cache(
+            "lora_profiles", lambda p: load_lora_profile(p)
+        )
+        self._stacks: FileCache[StackFile] = shared_cache(
+            "stacks",
+            lambda p: parse_stack(p.name.removesuffix(STACK_SUFFIX), read_document(p, max_bytes=DEFAULT_MAX_BYTES)),
+        )
+        self._learned: FileCache[LearnedProfile | None] = shared_cache("learned", lambda p: load_learned_profile(p))
+        self._headers: FileCache[ForeignPriors] = shared_cache("headers", lambda p: priors_from_safetensors(p))
+        self._lora_keys: FileCache[LoraInspection] = shared_cache("lora_keys", lambda p: inspect_lora(p))
+        self._foreign = shared("foreign", lambda: ForeignReader(self._headers))
+        # Combined priors of unchanged inputs (the same cached objects) are reused, not rebuilt.
+        self._priors = shared("priors", IdentityMemo)
         self.match_by_hash = match_by_hash
         self.hash_cache_file = Path(hash_cache_file) if hash_cache_file else None
         self._hash_cache: HashCache | None = None
@@ -397,7 +410,9 @@ class ConfigBuilder:
         shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
         learned_file = learned_path(checkpoint)
         found.learned = self._learned.get(learned_file) if learned_file.is_file() else None
-        priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown, learned=found.learned)
+        priors = self._priors.call(
+            combine_model_priors, stem, sidecar, foreign, library, sidecar_path=shown, learned=found.learned
+        )
         found.vae = priors.vae
         if priors.profile is None:
             found.notes.append(
@@ -417,7 +432,7 @@ class ConfigBuilder:
         if not (sidecar and sidecar.recommended_weights and sidecar.target_base_type != "unknown"):
             library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
         shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
-        priors = combine_lora_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        priors = self._priors.call(combine_lora_priors, stem, sidecar, foreign, library, sidecar_path=shown)
         if priors.profile is None:
             found.lora_notes.append(
                 f"no profile found for LoRA {name!r}; looked for: " + ", ".join(self._looked(lora_file, lora=True))
@@ -508,15 +523,17 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
     as the merge folds them)."""
     model: str | None = None
     names: list[str] = []
+    casing = KeyCasing()
     for layer in layers:
         value = layer.data.get("model")
         if isinstance(value, str):
             model = value
         table = layer.data.get("loras")
         if isinstance(table, Mapping):
-            for name in table:
-                if find_the_correct_casing(str(name), tuple(names)) is None:
-                    names.append(str(name))
+            for name in map(str, table):
+                if casing.find(name) is None:
+                    casing.add(name)
+                    names.append(name)
     return model, names
 
 
@@ -528,6 +545,7 @@ def _base_source(profile: ModelProfile | LoraProfile, key: str) -> str:
     return f"the profile {profile.document.path}" if profile.document else "its profile"
 
 
+@functools.lru_cache(maxsize=4096)
 def text_field(path: tuple[str, ...]) -> bool:
     """Whether the config leaf at ``path`` holds text (env and ``--set`` values keep their string)."""
     return is_text_field(PipelineConfig, path)

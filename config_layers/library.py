@@ -1,114 +1,406 @@
-"""Finding model and LoRA files in a user's model library."""
+"""Finding model and LoRA files in a user's model library.
+
+A library can hold tens of thousands of files, so each folder tree is listed once per process
+(shared by every builder and scanner) and kept fresh cheaply: a lookup that misses stats each
+listed folder and re-lists only folders whose mtime changed (a file added, removed or renamed
+changes its folder's mtime). A folder whose mtime is within ``_RACY_NS`` of when it was listed
+may change again within the same mtime tick, so it is re-listed on every miss until it settles.
+
+Entries that cannot be used (a looping or dangling ``*.safetensors`` link, a folder that cannot be
+listed or entered) are skipped and kept as :class:`BrokenEntry`: scan lists them, a lookup names
+one only when it is the file asked for.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config_layers.errors import ConfigError, NotFoundError
 from config_layers.normalize import model_stem, strip_model_hash
+from config_layers.stacks.paths import resolve_lora_file
 
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
 
+#: OS limits of a path and of one of its components, in bytes (Linux; other systems are lower).
+PATH_MAX = 4096
+NAME_MAX = 255
+#: A folder listed less than this after its last change is listed again on a lookup miss.
+_RACY_NS = 2_000_000_000
+#: Folder trees kept per process (each one a few bytes per file).
+_MAX_TREES = 64
+
+
+@dataclass(frozen=True)
+class BrokenEntry:
+    """A library entry that was skipped: a model file that cannot be used, or a folder that
+    cannot be listed or entered."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class _Folder:
+    """One folder's listing: model file names by stem (names sorted), the names that are links,
+    subfolders (sorted) and broken entries."""
+
+    mtime_ns: int
+    listed_ns: int
+    stems: dict[str, list[str]] = field(default_factory=dict)
+    links: set[str] = field(default_factory=set)
+    subfolders: list[str] = field(default_factory=list)
+    broken: list[BrokenEntry] = field(default_factory=list)
+
+    def settled(self) -> bool:
+        return self.listed_ns - self.mtime_ns >= _RACY_NS
+
+    def same_listing(self, other: _Folder | None) -> bool:
+        return other is not None and (self.stems, self.links, self.subfolders, self.broken) == (
+            other.stems,
+            other.links,
+            other.subfolders,
+            other.broken,
+        )
+
+
+#: A match: the file's path, and whether the library entry is a link.
+Match = tuple[str, bool]
+
+
+class _Tree:
+    """The model files below one root folder, listed incrementally (see the module docstring)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.lock = threading.Lock()
+        self._folders: dict[str, _Folder] = {}
+        # stem (or case-folded stem) -> the folders holding it; built on the first lookup after a change.
+        self._by_stem: dict[str, list[str]] | None = None
+        self._by_fold: dict[str, list[str]] | None = None
+        self._paths: list[Path] | None = None
+        self._walked = False
+
+    def refresh(self) -> bool:
+        """Re-list the folders that changed since the last walk; True when anything did."""
+        now = time.time_ns()
+        folders: dict[str, _Folder] = {}
+        changed = not self._walked
+        stack = [self.root]
+        while stack:
+            current = stack.pop()
+            old = self._folders.get(current)
+            folder = old if old is not None and old.settled() and _mtime(current) == old.mtime_ns else None
+            if folder is None:
+                folder = _list_folder(current, now, is_root=current == self.root)
+                changed = changed or folder is None or not folder.same_listing(old)
+            if folder is not None:
+                folders[current] = folder
+                prefix = current + os.sep
+                stack.extend(prefix + name for name in reversed(folder.subfolders))
+        changed = changed or folders.keys() != self._folders.keys()
+        self._folders = folders
+        self._walked = True
+        if changed:
+            self._by_stem = self._by_fold = None
+            self._paths = None
+        return changed
+
+    def exact(self, stem: str) -> list[Match]:
+        if self._by_stem is None:
+            by_stem: dict[str, list[str]] = {}
+            for current, folder in self._folders.items():
+                for key in folder.stems:
+                    by_stem.setdefault(key, []).append(current)
+            self._by_stem = by_stem
+        return self._matches(self._by_stem.get(stem, ()), lambda folder: folder.stems.get(stem, ()))
+
+    def folded(self, folded: str) -> list[Match]:
+        if self._by_fold is None:
+            by_fold: dict[str, list[str]] = {}
+            for current, folder in self._folders.items():
+                for key in dict.fromkeys(stem.casefold() for stem in folder.stems):
+                    by_fold.setdefault(key, []).append(current)
+            self._by_fold = by_fold
+
+        def names(folder: _Folder) -> list[str]:
+            return [name for stem, found in folder.stems.items() if stem.casefold() == folded for name in found]
+
+        return self._matches(self._by_fold.get(folded, ()), names)
+
+    def _matches(self, holders: Iterable[str], names: Callable[[_Folder], Iterable[str]]) -> list[Match]:
+        out = []
+        for current in holders:
+            folder = self._folders[current]
+            out += [(current + os.sep + name, name in folder.links) for name in sorted(names(folder))]
+        return out
+
+    def broken(self) -> list[BrokenEntry]:
+        return [entry for folder in self._folders.values() for entry in folder.broken]
+
+    def files(self) -> list[Path]:
+        """Every model file, folder by folder in walk order, names sorted within a folder."""
+        if self._paths is None:
+            self._paths = [
+                Path(current, name)
+                for current, folder in self._folders.items()
+                for name in sorted(name for names in folder.stems.values() for name in names)
+            ]
+        return self._paths
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+_EXTENSIONS = frozenset(MODEL_EXTENSIONS)
+
+
+def _list_folder(path: str, now: int, *, is_root: bool) -> _Folder | None:
+    """One folder read with a single ``scandir``: only links get a ``stat`` (d_type tells the rest)."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        with os.scandir(path) as listing:
+            entries = list(listing)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if is_root and exc.errno == errno.ENOTDIR:
+            return None
+        reason = f"folder cannot be listed ({exc.strerror or exc}); its files were skipped"
+        return _Folder(0, now, broken=[BrokenEntry(Path(path), reason)])
+    folder = _Folder(mtime, now)
+    stems = folder.stems
+    enterable: bool | None = None
+    for entry in entries:
+        name = entry.name
+        if name[0] == ".":
+            continue
+        dot = name.rfind(".")
+        try:
+            if dot <= 0 or name[dot:].lower() not in _EXTENSIONS:
+                if entry.is_dir(follow_symlinks=False):
+                    folder.subfolders.append(name)
+                continue
+            if enterable is None:
+                enterable = os.access(path, os.X_OK)
+            if not enterable:
+                reason = "its folder cannot be entered (permission denied)"
+                folder.broken.append(BrokenEntry(Path(entry.path), reason))
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                if entry.is_symlink():
+                    if not stat.S_ISREG(os.stat(entry.path).st_mode):
+                        continue
+                    folder.links.add(name)
+                else:
+                    if entry.is_dir(follow_symlinks=False):
+                        folder.subfolders.append(name)
+                    continue
+        except OSError as exc:
+            folder.broken.append(BrokenEntry(Path(entry.path), _reason(exc)))
+            continue
+        stem = name[:dot]
+        stems.setdefault(model_stem(name) if "\\" in stem else stem, []).append(name)
+    folder.subfolders.sort()
+    folder.broken.sort(key=lambda b: b.path.name)
+    return folder
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop; skipped"
+    if exc.errno == errno.ENOENT:
+        return "a link to nothing (dangling symlink); skipped"
+    return f"cannot be read ({exc.strerror or exc}); skipped"
+
+
+_TREES: OrderedDict[str, _Tree] = OrderedDict()
+_TREES_LOCK = threading.Lock()
+
+
+def _tree(directory: Path) -> _Tree:
+    """The process-wide tree of ``directory`` (the least recently used one is dropped past ``_MAX_TREES``)."""
+    key = os.path.abspath(directory)
+    with _TREES_LOCK:
+        tree = _TREES.get(key)
+        if tree is None:
+            tree = _TREES[key] = _Tree(key)
+            while len(_TREES) > _MAX_TREES:
+                _TREES.popitem(last=False)
+        _TREES.move_to_end(key)
+        return tree
+
+
+def check_name(name: str, what: str) -> None:
+    """Refuse a name no file can have: a NUL character, or longer than the OS allows."""
+    shown = repr(name if len(name) <= 80 else name[:60] + "…")
+    if "\x00" in name:
+        raise ConfigError(f"{what} name {shown} contains a NUL character")
+    try:
+        encoded = os.fsencode(name)
+    except UnicodeError:
+        raise ConfigError(f"{what} name {shown} cannot be a file name (not encodable)") from None
+    if len(encoded) > PATH_MAX:
+        raise ConfigError(f"{what} name {shown} is {len(encoded)} bytes, over the {PATH_MAX}-byte path limit")
+    longest = max(encoded.replace(b"\\", b"/").split(b"/"), key=len)
+    if len(longest) > NAME_MAX:
+        raise ConfigError(
+            f"{what} name {shown} has a {len(longest)}-byte part, over the {NAME_MAX}-byte file name limit"
+        )
+
 
 class FileIndex:
-    """Model files below some directories, by stem; rebuilt when a lookup misses.
+    """Model files below some directories, by stem (see the module docstring for freshness).
 
-    Walking a large library on every build is what makes config tools slow, so the
-    index is kept and refreshed only when it cannot answer (a new file) or answers
-    with a file that has gone.
+    Every file it returns is inside one of the directories: a link to a file outside them is
+    refused (ConfigError) by the rule a stack's ``file`` entry follows.
     """
 
     def __init__(self, directories: Sequence[Path], what: str) -> None:
         self.directories = [Path(d) for d in directories]
         self.what = what
-        self._lock = threading.Lock()
-        self._by_stem: dict[str, list[Path]] | None = None
 
     def find(self, name: str) -> Path:
         """The one file ``name`` means: a stem, a file name, a ``sub/dir/file`` path or a WebUI
-        name with a ``" [hash]"`` suffix. Raises NotFoundError or ConfigError (ambiguous)."""
+        name with a ``" [hash]"`` suffix. Raises NotFoundError, or ConfigError (ambiguous, a
+        name no file can have, a link leading outside the directories)."""
+        check_name(name, self.what)
         bare = strip_model_hash(name).strip().replace("\\", "/")
         if not bare:
             raise ConfigError(f"{self.what} name is empty")
         if "/" in bare:
             return self._find_relative(name, bare)
-        matches = self._lookup(model_stem(bare))
-        if any(not path.is_file() for path in matches):
-            matches = self._lookup(model_stem(bare), refresh=True)
+        stem = model_stem(bare)
+        trees = [_tree(directory) for directory in self.directories]
+        matches = self._match(trees, stem, refresh=False)
+        if not matches or any(not _exists(path) for path, _ in matches):
+            matches = self._match(trees, stem, refresh=True)
+        if not matches:
+            broken = [str(b) for b in self._broken(trees) if _names(b, stem)]
+            raise NotFoundError(self.what, name, [*self.searched(), *broken])
         if len(matches) > 1:
-            listed = "\n".join(f"  - {path}" for path in matches)
+            listed = "\n".join(f"  - {path}" for path, _ in matches)
             raise ConfigError(f"{self.what} {name!r} is ambiguous; name it with its folder. Candidates:\n{listed}")
-        return matches[0]
+        path, is_link = matches[0]
+        if is_link:
+            # The folder part resolved as the roots are, so only the link itself is judged.
+            self._confine(os.path.join(os.path.realpath(path.parent), path.name))
+        return path
 
-    def _lookup(self, stem: str, *, refresh: bool = False) -> list[Path]:
-        with self._lock:
-            if self._by_stem is None or refresh:
-                self._by_stem = _index(self.directories)
-            found = _match(self._by_stem, stem)
-            if not found and not refresh:
-                self._by_stem = _index(self.directories)
-                found = _match(self._by_stem, stem)
+    def _match(self, trees: list[_Tree], stem: str, *, refresh: bool) -> list[tuple[Path, bool]]:
+        found: dict[str, bool] = {}
+        # A folder named twice (say once relative, once absolute) is one tree, matched once.
+        unique: dict[int, tuple[Path, _Tree]] = {}
+        for directory, tree in zip(self.directories, trees, strict=True):
+            unique.setdefault(id(tree), (directory, tree))
+        pairs = list(unique.values())
+        for directory, tree in pairs:
+            with tree.lock:
+                if refresh or not tree._walked:
+                    tree.refresh()
+                for path, is_link in tree.exact(stem):
+                    found.setdefault(_as_given(directory, tree, path), is_link)
         if not found:
-            raise NotFoundError(self.what, stem, self.searched())
-        return found
+            folded = stem.casefold()
+            for directory, tree in pairs:
+                with tree.lock:
+                    for path, is_link in tree.folded(folded):
+                        found.setdefault(_as_given(directory, tree, path), is_link)
+        return [(Path(path), is_link) for path, is_link in found.items()]
+
+    def _broken(self, trees: list[_Tree]) -> list[BrokenEntry]:
+        out = []
+        for tree in trees:
+            with tree.lock:
+                out += tree.broken()
+        return out
+
+    def _confine(self, file: str) -> Path:
+        try:
+            return resolve_lora_file(file, self.directories, what=self.what)
+        except NotFoundError:
+            raise NotFoundError(self.what, file, self.searched()) from None
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(f"{self.what} {file!r} cannot be resolved: {exc}") from None
 
     def _find_relative(self, name: str, relative: str) -> Path:
+        for candidate in _with_extensions(relative):
+            try:
+                return self._confine(candidate)
+            except NotFoundError:
+                continue
+        broken = []
         for directory in self.directories:
-            root = directory.resolve()
-            for candidate in _with_extensions(root / relative):
-                resolved = candidate.resolve()
-                if resolved.is_relative_to(root) and resolved.is_file():
-                    return resolved
-        raise NotFoundError(self.what, name, self.searched())
+            for candidate in _with_extensions(relative):
+                path = os.path.join(directory, candidate)
+                if os.path.lexists(path):
+                    try:
+                        os.stat(path)
+                    except OSError as exc:
+                        broken.append(str(BrokenEntry(Path(path), _reason(exc))))
+        raise NotFoundError(self.what, name, [*self.searched(), *broken])
+
+    def files(self) -> tuple[list[Path], list[BrokenEntry]]:
+        """Every model file below the directories (refreshed now), and the entries skipped."""
+        files: dict[Path, None] = {}
+        broken: list[BrokenEntry] = []
+        seen: set[int] = set()
+        for directory in self.directories:
+            tree = _tree(directory)
+            if id(tree) in seen:
+                continue
+            seen.add(id(tree))
+            with tree.lock:
+                tree.refresh()
+                paths = tree.files()
+                broken += tree.broken()
+            if str(directory) != tree.root:
+                paths = [Path(_as_given(directory, tree, str(path))) for path in paths]
+            files.update(dict.fromkeys(paths))
+        return list(files), broken
 
     def searched(self) -> list[str]:
         pattern = "{" + ",".join(f"*{ext}" for ext in MODEL_EXTENSIONS) + "}"
         return [f"{directory} (recursive, {pattern})" for directory in self.directories]
 
 
-def _with_extensions(path: Path) -> Iterable[Path]:
-    if path.suffix.lower() in MODEL_EXTENSIONS:
-        yield path
+def _as_given(directory: Path, tree: _Tree, path: str) -> str:
+    """``path`` (below the tree's absolute root) spelled below ``directory`` as the caller gave it."""
+    return str(directory) + path[len(tree.root) :]
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
+
+
+def _names(entry: BrokenEntry, stem: str) -> bool:
+    """Whether a broken entry is the file ``stem`` names (or the folder that would hold it)."""
+    name = entry.path.name
+    lowered = name.lower()
+    ext = next((e for e in MODEL_EXTENSIONS if lowered.endswith(e)), None)
+    return ext is None or name[: -len(ext)].casefold() == stem.casefold()
+
+
+def _with_extensions(relative: str) -> Iterable[str]:
+    if relative.lower().endswith(MODEL_EXTENSIONS):
+        yield relative
     for ext in MODEL_EXTENSIONS:
-        yield path.with_name(path.name + ext)
-
-
-def _match(index: dict[str, list[Path]], stem: str) -> list[Path]:
-    exact = index.get(stem)
-    if exact:
-        return exact
-    folded = stem.casefold()
-    return [path for key, paths in index.items() if key.casefold() == folded for path in paths]
-
-
-def _index(directories: Sequence[Path]) -> dict[str, list[Path]]:
-    by_stem: dict[str, list[Path]] = {}
-    seen: set[Path] = set()
-    for directory in directories:
-        for path in walk_model_files(directory):
-            if path in seen:
-                continue
-            seen.add(path)
-            by_stem.setdefault(model_stem(path.name), []).append(path)
-    return by_stem
-
-
-def walk_model_files(directory: Path) -> Iterable[Path]:
-    """Model files below ``directory`` (not following folder links; hidden entries skipped)."""
-    stack = [directory]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
-            elif entry.name.lower().endswith(MODEL_EXTENSIONS) and entry.is_file():
-                yield Path(entry.path)
+        yield relative + ext

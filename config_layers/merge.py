@@ -1,26 +1,28 @@
-"""Merging layers with dynaconf's merge function, recording what each layer declares.
+"""Merging layers with dynaconf's merge semantics, recording what each layer declares.
 
-Dynaconf is the merge engine; its settings object is not used. That object evaluates
-``@format``/``@jinja``/``@read_file`` strings, reads ``DYNACONF_*`` and ``*_FOR_DYNACONF``
-variables process-wide, runs its lazy setup unlocked and costs ~10 ms per fresh object.
-``dynaconf.utils.object_merge`` is a plain function over plain data: it evaluates
-nothing. Its remaining magic is keyed on ``dynaconf_merge`` markers, which we refuse
-as input, and on case-insensitive key matching, which we apply ourselves first (with
-dynaconf's own matcher) so that provenance and the merge agree on every key.
+Dynaconf's settings object is not used. That object evaluates ``@format``/``@jinja``/
+``@read_file`` strings, reads ``DYNACONF_*`` and ``*_FOR_DYNACONF`` variables process-wide, runs
+its lazy setup unlocked and costs ~10 ms per fresh object. The merge is that of
+``dynaconf.utils.object_merge(..., list_merge="shallow")``, a plain function over plain data:
+its magic is keyed on ``dynaconf_merge`` markers, which we refuse as input, and on
+case-insensitive key matching, which we apply ourselves first (dynaconf's matcher, answered
+from a dict: :class:`KeyCasing`) so that provenance and the merge agree on every key. With
+both done, :func:`merge_tables` performs the rest in one pass; a property test holds it to
+object_merge, which re-matches each key against all others and grows quadratic with table size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-
-from dynaconf.utils import find_the_correct_casing, object_merge
 
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.origin import KeyPath, origin_error
 from config_layers.provenance import Assignment, History
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _MERGE_MARKERS = frozenset({"dynaconf_merge", "dynaconf_merge_unique"})
 
 
@@ -42,8 +44,31 @@ def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], History]:
         recorder = _Recorder(layer, history, seq)
         data = recorder.canonical(layer.data, merged, (), ())
         seq = recorder.seq
-        merged = object_merge(merged, data, list_merge="shallow")
+        merged = merge_tables(merged, data)
     return merged, history
+
+
+def merge_tables(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``dynaconf.utils.object_merge(old, new, list_merge="shallow")`` for data whose keys are
+    already spelled as in ``old`` and hold no dynaconf markers (``_Recorder`` sees to both):
+    tables merge, anything else in ``new`` replaces; keys keep ``old``'s order, new keys last.
+    ``new`` is updated in place and returned. A property test holds it to object_merge, which
+    re-matches every key against a fresh tuple of the old keys (quadratic in a table's size)."""
+    if not old or old == new:
+        return new
+    for key, value in old.items():
+        if key not in new:
+            new[key] = value
+        elif isinstance(value, dict) and isinstance(new[key], dict):
+            new[key] = merge_tables(value, new[key])
+    if any(key not in old for key in new):
+        order = [key for key in old if key in new] + [key for key in new if key not in old]
+        for key in order:
+            new[key] = new.pop(key)
+    elif list(new) != list(old):
+        for key in old:
+            new[key] = new.pop(key)
+    return new
 
 
 def _delete(data: dict[str, Any], path: ConfigPath) -> bool:
@@ -67,31 +92,33 @@ class _Recorder:
 
     def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        existing_keys = tuple(existing) if isinstance(existing, Mapping) else ()
+        existing_keys = existing if _is_table(existing) else {}
+        casing: KeyCasing | None = None
         for raw_key, value in data.items():
-            raw_path = (*key, raw_key)
             name = str(raw_key)
-            self._refuse_control_key(name, raw_path)
-            canonical = find_the_correct_casing(name, existing_keys) or name
-            if canonical in out:
-                raise self._error(raw_path, f"repeats the key {canonical!r} (keys differ only in case)")
-            child_path = (*path, canonical)
-            child_existing = existing.get(canonical) if isinstance(existing, Mapping) else None
-            if isinstance(value, Mapping) and value:
-                out[canonical] = self.canonical(value, child_existing, child_path, raw_path)
+            if _is_control_key(name):
+                raise self._error((*key, raw_key), "dynaconf control keys are not allowed (nothing is included or run)")
+            if name in existing_keys or not existing_keys:
+                canonical = name
             else:
+                casing = casing or KeyCasing(existing_keys)
+                canonical = casing.find(name) or name
+            if canonical in out:
+                raise self._error((*key, raw_key), f"repeats the key {canonical!r} (keys differ only in case)")
+            child_path = (*path, canonical)
+            table = _is_table(value)
+            if table and value:
+                child_existing = existing_keys.get(canonical)
+                out[canonical] = self.canonical(value, child_existing, child_path, (*key, raw_key))
+            else:
+                raw_path = (*key, raw_key)
                 self._refuse_markers(value, raw_path)
-                out[canonical] = dict(value) if isinstance(value, Mapping) else _copy(value)
+                out[canonical] = dict(value) if table else _copy(value)
                 self.history.setdefault(child_path, []).append(
                     Assignment(child_path, value, self.layer, raw_path, self.seq)
                 )
                 self.seq += 1
         return out
-
-    def _refuse_control_key(self, name: str, raw_path: KeyPath) -> None:
-        folded = name.casefold()
-        if folded.startswith("dynaconf") or folded.endswith("_for_dynaconf"):
-            raise self._error(raw_path, "dynaconf control keys are not allowed (nothing is included or run)")
 
     def _refuse_markers(self, value: Any, raw_path: KeyPath) -> None:
         if isinstance(value, list) and any(isinstance(v, str) and v in _MERGE_MARKERS for v in value):
@@ -101,7 +128,42 @@ class _Recorder:
         return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path), message)
 
 
+def _is_table(value: object) -> bool:
+    # Layers hold plain dicts; the ABC check (slow) is for callers passing other mappings.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_control_key(name: str) -> bool:
+    folded = name.casefold()
+    return folded.startswith("dynaconf") or folded.endswith("_for_dynaconf")
+
+
+class KeyCasing:
+    """dynaconf's ``find_the_correct_casing`` over a set of keys that may grow, answered from a
+    dict instead of a scan of every key (a table of 1,000 LoRAs made the merge quadratic)."""
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._keys: set[str] = set()
+        self._folded: dict[str, str] = {}
+        for key in keys:
+            self.add(key)
+
+    def add(self, key: str) -> None:
+        if key not in self._keys:
+            self._keys.add(key)
+            # dynaconf matches a key by its lowercase, or with spaces as underscores; first key wins.
+            self._folded.setdefault(key.lower(), key)
+            self._folded.setdefault(key.replace(" ", "_").lower(), key)
+
+    def find(self, key: str) -> str | None:
+        """The spelling of ``key`` among the keys, or None."""
+        return key if key in self._keys else self._folded.get(key.lower())
+
+
 def _copy(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, list):
         return [_copy(item) for item in value]
     if isinstance(value, dict):

@@ -4,18 +4,18 @@ each and the problems met (unreadable metadata), without stopping at the first p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from config_layers.cache import FileCache, StatKey
 from config_layers.errors import ConfigError
-from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader, stem_of
+from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader
 from config_layers.hashing import HashCache
-from config_layers.library import walk_model_files
+from config_layers.library import BrokenEntry, FileIndex
 from config_layers.loras.inspect import key_format_label
-from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors, read_safetensors_metadata
+from config_layers.metadata import ForeignPriors, MetadataError, priors_from_metadata, read_safetensors_metadata
 from config_layers.normalize import model_stem
 from config_layers.priors import Candidate, combine_lora_priors, combine_model_priors
 from config_layers.profiles.library import ProfileLibrary
@@ -88,44 +88,52 @@ class Scanner:
         """``hashes``: when given, every file is hashed (cached by path, size and mtime) and a file
         no library profile matches by name is matched by ``sha256`` / ``autov2``."""
         self._hashes = hashes
-        self._headers: FileCache[ForeignPriors] = FileCache(priors_from_safetensors)
-        self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata)
+        # One read per header: the raw metadata classifies the file, the priors derive from it.
+        self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata, max_entries=None)
+        self._headers: FileCache[ForeignPriors] = FileCache(
+            lambda p: priors_from_metadata(self._raw_headers.get(p), p), max_entries=None
+        )
         self._foreign = ForeignReader(self._headers)
-        self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile)
-        self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile)
+        self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile, max_entries=None)
+        self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile, max_entries=None)
         self._library_dirs = list(profile_dirs)
-        self._entries: dict[Path, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
+        self._entries: dict[str, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
         self._library: ProfileLibrary | None = None
 
     def files(self, folders: Sequence[Path]) -> list[Path]:
-        return [path for folder in folders for path in walk_model_files(Path(folder))]
+        return FileIndex([Path(folder) for folder in folders], "model").files()[0]
 
     def scan(self, folders: Sequence[Path], *, progress: bool = False) -> list[ScanEntry]:
         """Every model file below ``folders``. A file whose folder listing shows it and the files
-        beside it unchanged since the last scan reuses that scan's entry."""
-        files = self.files(folders)
+        beside it unchanged since the last scan reuses that scan's entry. Entries that cannot be
+        used (a looping link, a folder that cannot be listed) are listed last, with the problem."""
+        files, broken = FileIndex([Path(folder) for folder in folders], "model").files()
         if self._hashes is not None:
             self._hashes.hash_many(files, progress=progress)
-        listings: dict[Path, dict[str, StatKey]] = {}
+        listings: dict[str, dict[str, StatKey]] = {}
         out = []
         for path in _track(files, progress):
-            listing = listings.get(path.parent)
+            # String operations: Path's parent/suffix/hash cost more than the rest of a cached file.
+            key = str(path)
+            folder, _, name = key.rpartition(os.sep)
+            listing = listings.get(folder)
             if listing is None:
-                listing = listings[path.parent] = _listing(path.parent)
-            stem = stem_of(path)
-            fingerprint = (*(listing.get(stem + suffix) for suffix in _RELATED), listing.get(path.name))
-            cached = self._entries.get(path)
+                listing = listings[folder] = _listing(path.parent)
+            stem = name[: name.rfind(".")]  # every file here has a model extension
+            fingerprint = (*[listing.get(stem + suffix) for suffix in _RELATED], listing.get(name))
+            cached = self._entries.get(key)
             if cached is not None and cached[0] == fingerprint:
                 out.append(cached[1])
                 continue
-            entry = self.entry(path)
-            self._entries[path] = (fingerprint, entry)
+            entry = self.entry(path, listing)
+            self._entries[key] = (fingerprint, entry)
             out.append(entry)
-        return out
+        return out + [_broken_entry(item) for item in broken]
 
-    def entry(self, path: Path) -> ScanEntry:
+    def entry(self, path: Path, listing: Container[str] | None = None) -> ScanEntry:
+        """What is known about one file; ``listing``: the names in its folder, when already read."""
         foreign, problems = self._foreign.read(path)
-        kind, reason = classify(path, self._raw_header(path))
+        kind, reason = classify(path, self._raw_header(path), listing)
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
         entry.key_format = key_format_label(path) if kind == "lora" else None
         stem = model_stem(path.name)
@@ -185,12 +193,13 @@ class Scanner:
         return self._library
 
 
-def classify(path: Path, header: dict[str, str]) -> tuple[Kind, str]:
+def classify(path: Path, header: dict[str, str], listing: Container[str] | None = None) -> tuple[Kind, str]:
     """Model or LoRA: by the sidecar beside it, else its safetensors header (a ModelSpec
-    architecture ending in ``/lora``, or kohya's ``ss_network_module``), else its folder's name."""
-    if find_sidecar_kind(path, LORA_SIDECAR_SUFFIXES):
+    architecture ending in ``/lora``, or kohya's ``ss_network_module``), else its folder's name.
+    ``listing``: the names in the file's folder, when already read (saves a stat per candidate)."""
+    if find_sidecar_kind(path, LORA_SIDECAR_SUFFIXES, listing):
         return "lora", "has a .loraprofile sidecar"
-    if find_sidecar_kind(path, MODEL_SIDECAR_SUFFIXES):
+    if find_sidecar_kind(path, MODEL_SIDECAR_SUFFIXES, listing):
         return "model", "has a .modelprofile sidecar"
     architecture = header.get("modelspec.architecture", "")
     if architecture.endswith(("/lora", "/lycoris")) or "ss_network_module" in header:
@@ -222,7 +231,14 @@ def _listing(folder: Path) -> dict[str, StatKey]:
     return out
 
 
-def find_sidecar_kind(path: Path, suffixes: Sequence[str]) -> bool:
+def _broken_entry(item: BrokenEntry) -> ScanEntry:
+    kind: Kind = "lora" if any(part.lower() in _LORA_FOLDERS for part in item.path.parent.parts) else "model"
+    return ScanEntry(item.path, kind, "skipped: cannot be used", problems=[item.reason])
+
+
+def find_sidecar_kind(path: Path, suffixes: Sequence[str], listing: Container[str] | None = None) -> bool:
+    if listing is not None:
+        return any(candidate.name in listing for candidate in sidecar_candidates(path, suffixes))
     return any(candidate.is_file() for candidate in sidecar_candidates(path, suffixes))
 
 

@@ -43,7 +43,8 @@ def test_model_in_a_subfolder_by_relative_name(library: Library) -> None:
     write_stub_safetensors(sub / "x.safetensors")
     assert library.builder().build(model="SDXL/x.safetensors [abcdef12]").txt2img.steps == 30
     write_stub_safetensors(library.root / "outside" / "y.safetensors")
-    with pytest.raises(ConfigError, match="not found"):
+    # The rule a stack's file= entry follows: an escape is refused, not merely not found.
+    with pytest.raises(ConfigError, match="outside the model directories"):
         library.builder().build(model="../outside/y")
 
 

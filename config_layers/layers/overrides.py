@@ -24,8 +24,10 @@ def overrides_layer(overrides: Mapping[str, Any] | None, model: str | None, lora
         table = data.setdefault("loras", {})
         if not isinstance(table, dict):
             raise ConfigError("overrides: 'loras' must be a table of LoRA names")
+        named = {str(key).casefold() for key in table}
         for name in loras:
-            if not any(str(key).casefold() == name.casefold() for key in table):
+            if name.casefold() not in named:
+                named.add(name.casefold())
                 table[name] = {}
     origin = Origin("overrides", "overrides")
     return mapped_layer("overrides", data, {}, sources=("overrides",) if data else (), fallback=origin)

@@ -9,8 +9,8 @@ from pathlib import Path
 from config_layers.errors import ConfigError, NotFoundError
 
 
-def resolve_lora_file(file: str, directories: Sequence[Path]) -> Path:
-    """The real path of ``file`` below one of ``directories``.
+def resolve_lora_file(file: str, directories: Sequence[Path], *, what: str = "LoRA") -> Path:
+    """The real path of ``file`` below one of ``directories`` (the folders of ``what`` files).
 
     ``../`` escapes, absolute paths outside the directories and symlinks whose target
     leaves them are errors (ConfigError); a file in none of them is NotFoundError.
@@ -23,12 +23,12 @@ def resolve_lora_file(file: str, directories: Sequence[Path]) -> Path:
     for candidate in candidates:
         lexical = Path(os.path.normpath(candidate))
         if not any(lexical.is_relative_to(root) for root in roots):
-            raise ConfigError(f"{file!r} is outside the LoRA directories ({', '.join(map(str, roots))})")
+            raise ConfigError(f"{file!r} is outside the {what} directories ({', '.join(map(str, roots))})")
         if not candidate.exists():
             continue
         real = candidate.resolve()
         if not any(real.is_relative_to(root) for root in roots):
-            raise ConfigError(f"{file!r} is a link to {real}, outside the LoRA directories")
+            raise ConfigError(f"{file!r} is a link to {real}, outside the {what} directories")
         if not real.is_file():
             raise ConfigError(f"{file!r} is not a file")
         return real
