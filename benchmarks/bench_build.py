@@ -14,8 +14,9 @@ Then the scaling rows (libraries of generated LoRAs with mixed metadata): repeat
 small and a large library and with a name that is missing (lenient), a first build in a fresh
 process on the large library, user files with 1,000 and 2,000 LoRA tables, ``scan`` cold and
 cached, the whole ``config-layers build --format json`` process against ``import dynaconf,
-pydantic``, import costs and peak memory. Every target of issue 9 is printed last with its
-measured value and whether it is met. ``--quick`` uses smaller libraries and fewer rounds.
+pydantic``, import costs and peak memory; then counting a 300-token prompt against a build
+(``bench_tokens.py``) and ``learn`` over 100,000 generated records (``bench_learning.py``).
+Every target is printed last with its measured value and whether it is met. ``--quick`` uses smaller libraries and fewer rounds.
 Peers that are not installed are skipped (``pip install -e '.[bench]'`` installs them).
 """
 
@@ -466,6 +467,38 @@ def bench_process(runs: int, report: Report) -> None:
     report.target("config-layers build --format json / python -c 'import dynaconf, pydantic'", whole / deps, "x", 1.5)
 
 
+def bench_prompts_and_learning(quick: bool, report: Report) -> None:
+    """Prompt counting (issue 11) against a build, and ``learn`` over generated records (issue 10)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_learning import bench_learning
+    from bench_tokens import bench_tokens
+
+    tokens = bench_tokens(rounds=50 if quick else 200)
+    exact = "CLIP BPE" if tokens["exact"] else "estimate"
+    print(f"\nprompt tokens ({exact}, {tokens['tokens']:.0f}-token subject)")
+    print(f"  load the tokenizer (once)  {tokens['tokenizer_load']:8.2f} ms")
+    print(f"  count the subject          {tokens['count_300']:8.3f} ms")
+    print(f"  compose a payload prompt   {tokens['compose_payload_prompt']:8.3f} ms")
+    print(f"  repeated build()           {tokens['build']:8.3f} ms (counts nothing)")
+    report.target("count a 300-token prompt / repeated build", tokens["count_300"] / tokens["build"], "x", 1.0)
+
+    records = 100_000
+    learned = bench_learning(records=records, rounds=1 if quick else 3)
+    print(f"\nlearn (dry run) over {records:,} generated records")
+    print(f"  throughput                 {learned['records_per_s']:10,.0f} records/s")
+    print(f"  floor (json.loads a line)  {learned['floor_records_per_s']:10,.0f} records/s")
+    print(
+        f"  peak memory                {learned['peak_mib']:8.2f} MiB ({learned['peak_mib_tenth']:.2f} MiB for a tenth)"
+    )
+    report.target(f"learn, {records:,} records", learned["records_per_s"], " records/s", 50_000, at_least=True)
+    report.target(
+        "learn peak memory, all / a tenth of the records (flat: ~1)",
+        learned["peak_mib"] / learned["peak_mib_tenth"],
+        "x",
+        1.5,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller libraries and fewer rounds")
@@ -502,6 +535,7 @@ def main() -> None:
             report.target("scan, cold", cold, " files/s", 5000, at_least=True)
             report.target("scan, cached", warm, " files/s", 50000, at_least=True)
     bench_process(runs, report)
+    bench_prompts_and_learning(args.quick, report)
     print(f"\n(floor of the shipped workload: {floor_s * 1e3:.3f}ms)")
     report.print_targets()
 
