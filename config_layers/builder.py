@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from dynaconf.utils import find_the_correct_casing
 from pydantic import ValidationError
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
-from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
+from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
@@ -54,6 +55,7 @@ from config_layers.profiles.suggest import (
     suggest_preset_for,
 )
 from config_layers.provenance import BuildReport, History, LayerSummary, Provenance, format_path
+from config_layers.redaction import show
 from config_layers.schema import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
@@ -467,6 +469,10 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
             model = value
         table = layer.data.get("loras")
         if isinstance(table, Mapping):
+            if len(table) > MAX_TABLE_KEYS:  # refused before the name matching below turns quadratic
+                raise origin_error(
+                    layer.origin_of(("loras",)), "loras", f"names {len(table)} LoRAs; at most {MAX_TABLE_KEYS}"
+                )
             for name in table:
                 if find_the_correct_casing(str(name), tuple(names)) is None:
                     names.append(str(name))
@@ -534,9 +540,12 @@ def _validate(merged: dict[str, Any], history: History) -> PipelineConfig:
     try:
         return PipelineConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = [_describe(error, merged, history) for error in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        problems = [_describe(error, merged, history) for error in errors[:MAX_SHOWN_PROBLEMS]]
         raise ConfigErrors(
-            problems, title=f"invalid configuration ({len(problems)} problem{'s' * (len(problems) > 1)}):"
+            problems,
+            title=f"invalid configuration ({len(errors)} problem{'s' * (len(errors) > 1)}):",
+            total=len(errors),
         ) from None
 
 
@@ -547,11 +556,7 @@ def _describe(error: Any, merged: dict[str, Any], history: History) -> str:
     where = f" ({origin.layer}, {origin.where()})" if origin else ""
     if error["type"] == "missing":
         return f"{format_path(loc)}{where}: {message}"
-    value = _value_at(merged, loc)
-    shown = "{...}" if isinstance(value, Mapping) else repr(value) if isinstance(value, str) else value
-    if loc in SECRET_LEAVES:
-        shown = "********"
-    return f"{format_path(loc)} = {shown}{where}: {message}"
+    return f"{format_path(loc)} = {show(loc, _value_at(merged, loc))}{where}: {message}"
 
 
 def _origin_at(loc: ConfigPath, history: History) -> Origin | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from dynaconf.utils import find_the_correct_casing, object_merge
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.origin import KeyPath, origin_error
@@ -66,6 +67,9 @@ class _Recorder:
         self.seq = seq
 
     def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
+        if len(data) > MAX_TABLE_KEYS:
+            # dynaconf matches each key's casing against a copy of the table's keys: quadratic.
+            raise self._error(key, f"has {len(data)} keys; at most {MAX_TABLE_KEYS} are accepted in one table")
         out: dict[str, Any] = {}
         existing_keys = tuple(existing) if isinstance(existing, Mapping) else ()
         for raw_key, value in data.items():
@@ -98,7 +102,7 @@ class _Recorder:
             raise self._error(raw_path, "dynaconf merge markers are not allowed in lists")
 
     def _error(self, raw_path: KeyPath, message: str) -> Exception:
-        return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path), message)
+        return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path) or "(top level)", message)
 
 
 def _copy(value: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import Document
 from config_layers.errors import ConfigErrors, FileError
 from config_layers.normalize import model_stem
@@ -110,6 +111,8 @@ def parse_stack(name: str, document: Document) -> StackFile:
 def _entries(document: Document, raw: Any, key: KeyPath) -> list[LocatedEntry]:
     if not isinstance(raw, list):
         raise document.error(key, "must be a list of [[...]] entries")
+    if len(raw) > MAX_TABLE_KEYS:
+        raise document.error(key, f"has {len(raw)} entries; a stack holds at most {MAX_TABLE_KEYS}")
     out: list[LocatedEntry] = []
     problems: list[FileError] = []
     for index, item in enumerate(raw):
