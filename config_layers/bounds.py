@@ -14,6 +14,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from config_layers.errors import ConfigError
+
 #: Deepest nesting accepted anywhere: key parts (dotted keys and table headers) plus arrays and
 #: inline tables (TOML), or arrays and objects (JSON). Real files stay below 10.
 MAX_DEPTH = 64
@@ -147,12 +149,12 @@ def _check_toml(text: str) -> None:
 
 
 def check_depth(data: Any, what: str) -> None:
-    """Refuse plain data (call-time overrides) nested deeper than MAX_DEPTH, without recursion."""
+    """Refuse (ConfigError) plain data nested deeper than MAX_DEPTH (call-time overrides), without recursion."""
     pending: list[tuple[Any, int]] = [(data, 0)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_DEPTH:
-            raise BoundsError(f"{what}: nested too deeply (more than {MAX_DEPTH} levels)")
+            raise ConfigError(f"{what}: nested too deeply (more than {MAX_DEPTH} levels)")
         if isinstance(value, Mapping):
             pending.extend((child, depth + 1) for child in value.values())
         elif isinstance(value, list | tuple):

@@ -406,8 +406,8 @@ class ConfigBuilder:
         if not self.match_by_hash:
             return None
         hashes = self._hashes()
-        digest = hashes.sha256(file)
-        hashes.save()
+        digest = hashes.sha256(file)  # FileError when the file cannot be read
+        hashes.save()  # a cache that cannot be saved is logged, never fatal
         library = self._profile_library()
         return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
 

@@ -69,6 +69,29 @@ def format_key_path(key: KeyPath) -> str:
     return out
 
 
+def is_regular_file(path: Path) -> bool:
+    """``path.is_file()``, where a path the OS refuses to look at (a name over its limits, a folder
+    that cannot be entered, a NUL) counts as absent instead of raising."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def outside_folder(file: Path, beside: Path) -> str | None:
+    """Why ``beside`` (a sidecar or metadata file of ``file``) must not be read: it resolves
+    outside the folder that holds ``file`` (a symlink out of the library), or cannot be
+    resolved. None when it is inside."""
+    try:
+        folder = file.parent.resolve()
+        real = beside.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name over the OS limit
+        return f"cannot be resolved ({exc}); refused unread"
+    if not real.is_relative_to(folder):
+        return f"is a link to a file outside {folder}, the model file's folder; refused unread"
+    return None
+
+
 def read_document(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Document:
     """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a Document.
 

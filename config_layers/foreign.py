@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from config_layers.cache import FileCache
+from config_layers.documents import is_regular_file, outside_folder
 from config_layers.metadata import (
     ForeignPriors,
     MetadataError,
@@ -49,13 +50,17 @@ class ForeignReader:
         problems: list[MetadataError] = []
         for suffix, cache in self._caches.items():
             path = file.with_name(stem_of(file) + suffix)
-            if path == file or not path.is_file():
+            if path == file or not is_regular_file(path):
+                continue
+            refused = outside_folder(file, path)
+            if refused is not None:
+                problems.append(MetadataError(path, refused))
                 continue
             try:
                 found.append(cache.get(path))
             except MetadataError as exc:
                 problems.append(exc)
-        if file.suffix.lower() == ".safetensors" and file.is_file():
+        if file.suffix.lower() == ".safetensors" and is_regular_file(file):
             try:
                 found.append(self._headers.get(file))
             except MetadataError as exc:
@@ -63,4 +68,11 @@ class ForeignReader:
         return found, problems
 
 
-__all__ = ["FOREIGN_SUFFIXES", "ForeignReader", "foreign_paths", "priors_from_safetensors", "stem_of"]
+__all__ = [
+    "FOREIGN_SUFFIXES",
+    "ForeignReader",
+    "foreign_paths",
+    "outside_folder",
+    "priors_from_safetensors",
+    "stem_of",
+]

@@ -341,7 +341,7 @@ class BuildReport:
     def to_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The public JSON shape: ``{"config", "provenance", "layers", "warnings"}``."""
         return {
-            "config": dict(config),
+            "config": redact((), dict(config)),
             "provenance": self.provenance.to_dict(),
             "layers": [
                 {"name": s.name, "sources": list(s.sources), "notes": list(s.notes), "declared": s.declared}

@@ -16,6 +16,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 
 REDACTED = "********"
+_PYDANTIC_MASK = "**********"
 
 #: Key names that hold credentials when the schema does not know them.
 _SECRET_NAME = re.compile(
@@ -110,8 +111,8 @@ def redact_text(text: str) -> str:
 
 def redact(path: tuple[str | int, ...], value: Any) -> Any:
     """``value`` (found at config ``path``) as it may be shown: secrets masked, deeply."""
-    if value is None or value == "":
-        return value
+    if value is None or value == "" or value == _PYDANTIC_MASK:
+        return value  # nothing, or already masked (pydantic's JSON dump of a SecretStr)
     if isinstance(value, SecretStr | SecretValue) or is_secret_path(path):
         return REDACTED
     if isinstance(value, str):

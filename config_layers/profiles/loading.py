@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
+from config_layers.documents import DEFAULT_MAX_BYTES, Document, is_regular_file, outside_folder, read_document
 from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors, FileError
 from config_layers.library import FileIndex
 from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
@@ -45,7 +45,11 @@ def sidecar_candidates(file: Path, suffixes: Sequence[str]) -> list[Path]:
 
 def find_sidecar(file: Path, suffixes: Sequence[str]) -> Path | None:
     """The one sidecar beside ``file``; two (TOML and JSON) is an error, not a silent choice."""
-    present = [path for path in sidecar_candidates(file, suffixes) if path.is_file()]
+    present = [path for path in sidecar_candidates(file, suffixes) if is_regular_file(path)]
+    for path in present:
+        refused = outside_folder(file, path)
+        if refused is not None:
+            raise FileError(path, refused)
     if len(present) > 1:
         raise FileError(
             present[0],
