@@ -354,6 +354,7 @@ class ConfigBuilder:
         shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
         priors = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown)
         found.vae = priors.vae
+        found.warnings += priors.problems
         if priors.profile is None:
             found.notes.append(
                 f"no profile found for model {stem!r}; looked for: " + ", ".join(self._looked(checkpoint))
@@ -373,6 +374,7 @@ class ConfigBuilder:
             library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
         shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
         priors = combine_lora_priors(stem, sidecar, foreign, library, sidecar_path=shown)
+        found.warnings += priors.problems
         if priors.profile is None:
             found.lora_notes.append(
                 f"no profile found for LoRA {name!r}; looked for: " + ", ".join(self._looked(lora_file, lora=True))

@@ -146,12 +146,14 @@ class Scanner:
                 stem, sidecar, foreign, self._library_lora(library, stem, entry.sha256), sidecar_path=shown
             )
             entry.profile, entry.candidates = lora.profile, lora.candidates
+            entry.problems += lora.problems
         else:
             assert sidecar is None or isinstance(sidecar, ModelProfile)
             model = combine_model_priors(
                 stem, sidecar, foreign, self._library_model(library, stem, entry.sha256), sidecar_path=shown
             )
             entry.profile, entry.candidates = model.profile, model.candidates
+            entry.problems += model.problems
         return entry
 
     def _library_model(self, library: ProfileLibrary | None, stem: str, digest: str | None) -> ModelProfile | None:
