@@ -20,7 +20,8 @@ _PYDANTIC_MASK = "**********"
 
 #: Key names that hold credentials when the schema does not know them.
 _SECRET_NAME = re.compile(
-    r"pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key|auth(?!or)|credential|private[_-]?key|cookie|session",
+    # password with its usual typos (pasword, passwd, pswd), then the other credential words
+    r"p(?:a|4)?s+w(?:o|0)?r?d|pwd|passphrase|secret|token|api[_-]?key|auth(?!or)|credential|private[_-]?key|cookie|session",
     re.IGNORECASE,
 )
 _AUTHORITY_END = re.compile(r"[/?#\s]")
@@ -134,4 +135,7 @@ def show(path: tuple[str | int, ...], value: Any) -> str:
     shown = redact(path, value)
     if isinstance(shown, Mapping) and shown:
         return "{...}"
-    return shorten(repr(shown) if isinstance(shown, str) and shown != REDACTED else str(shown))
+    if isinstance(shown, str) and shown != REDACTED:
+        cut = repr(shown[:SHOWN_CHARACTERS])
+        return cut if len(shown) <= SHOWN_CHARACTERS else f"{cut}... ({len(shown)} characters)"
+    return shorten(str(shown))
