@@ -57,7 +57,7 @@ def test_deep_json_sidecar_and_lora_profile_are_refused(library: Library) -> Non
     with pytest.raises(FileError, match=r"M.modelprofile.json:1:\d+: invalid JSON: nested too deeply"):
         library.builder().build(model="M")
     library.lora("L", "x." * 11_500 + "x = 1\n")
-    with pytest.raises(FileError, match="L.loraprofile.toml:1:"):
+    with pytest.raises(FileError, match=r"L\.loraprofile\.toml:1:"):
         library.builder().build(loras=["L"])
 
 
@@ -75,7 +75,7 @@ def test_integers_over_4300_digits_are_clear_errors(library: Library, where: str
         with pytest.raises(FileError, match=r"user.toml:2:9: invalid TOML: a number with 5000 digits"):
             library.builder(user_file=user).build()
     elif where == "env":
-        with pytest.raises(ConfigError, match="STABLENEW_TXT2IMG__STEPS: .*5000 digits"):
+        with pytest.raises(ConfigError, match=r"STABLENEW_TXT2IMG__STEPS: .*5000 digits"):
             library.builder(environ={"STABLENEW_TXT2IMG__STEPS": digits}).build()
     elif where == "set":
         result = runner.invoke(app, ["build", "--models-dir", str(library.models), "--set", f"txt2img.steps={digits}"])
