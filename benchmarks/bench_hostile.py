@@ -142,6 +142,29 @@ def user_loras_16k(root: Path) -> tuple[list[str], dict[str, str]]:
     return _user(root, "".join(f"[loras.l{i}]\nweight = 0.5\n" for i in range(16_000))), {}
 
 
+def at_bound_keys_user_and_env(root: Path) -> tuple[list[str], dict[str, str]]:
+    args = _user(root, "[txt2img]\n" + "".join(f"k_{i} = 1\n" for i in range(1_000)))
+    return args, {f"STABLENEW_TXT2IMG__E_{i}": "1" for i in range(1_000)}
+
+
+def at_bound_stack_1000(root: Path) -> tuple[list[str], dict[str, str]]:
+    args = _library(root)
+    lines = []
+    for i in range(1_000):
+        _stub(root / "loras" / f"l{i}.safetensors")
+        lines.append(f'[[loras]]\nname = "l{i}"\nfile = "l{i}.safetensors"\nscale = 0.5\napplies_to = ["txt2img"]\n')
+    (root / "loras" / "big.lorastack.toml").write_text("".join(lines), encoding="utf-8")
+    return ["build", *args, "--stack", "big", "--format", "json"], {}
+
+
+def at_bound_1mib_arrays(root: Path) -> tuple[list[str], dict[str, str]]:
+    return _user(root, "prompt = 'x'\nk = [" + "[]," * 340_000 + "]\n"), {}
+
+
+def at_bound_1mib_keys(root: Path) -> tuple[list[str], dict[str, str]]:
+    return _user(root, "".join(f"[t{i}]\na.b = 1.5\n" for i in range(60_000))), {}
+
+
 CASES: dict[str, Case] = {
     name: case
     for name, case in globals().items()

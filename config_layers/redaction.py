@@ -26,8 +26,9 @@ _SECRET_NAME = re.compile(
 )
 _AUTHORITY_END = re.compile(r"[/?#\s]")
 
-#: Longest value echoed whole in a message.
+#: Longest value echoed whole in a message, and most list items shown.
 SHOWN_CHARACTERS = 120
+_SHOWN_ITEMS = 10
 
 
 class SecretValue:
@@ -116,12 +117,19 @@ def redact(path: tuple[str | int, ...], value: Any) -> Any:
         return value  # nothing, or already masked (pydantic's JSON dump of a SecretStr)
     if isinstance(value, SecretStr | SecretValue) or is_secret_path(path):
         return REDACTED
+    return _redact_below(path, value)
+
+
+def _redact_below(path: tuple[str | int, ...], value: Any) -> Any:
+    """``redact`` for a value whose own path is known not to be secret (list items share it)."""
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, SecretStr | SecretValue):
+        return REDACTED
     if isinstance(value, Mapping):
         return {key: redact((*path, str(key)), child) for key, child in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(path, child) for child in value]
+        return [_redact_below(path, child) for child in value]
     return value
 
 
@@ -132,10 +140,16 @@ def shorten(text: str, limit: int = SHOWN_CHARACTERS) -> str:
 
 def show(path: tuple[str | int, ...], value: Any) -> str:
     """A value for a message: redacted, as ``repr`` for text, ``{...}`` for a table, shortened."""
+    more = ""
+    if isinstance(value, list | tuple) and len(value) > _SHOWN_ITEMS:
+        value, more = list(value[:_SHOWN_ITEMS]), f", ...] ({len(value)} items)"
     shown = redact(path, value)
+    if shown == REDACTED:
+        return REDACTED
     if isinstance(shown, Mapping) and shown:
         return "{...}"
-    if isinstance(shown, str) and shown != REDACTED:
+    if isinstance(shown, str):
         cut = repr(shown[:SHOWN_CHARACTERS])
         return cut if len(shown) <= SHOWN_CHARACTERS else f"{cut}... ({len(shown)} characters)"
-    return shorten(str(shown))
+    text = shorten(str(shown))
+    return text[:-1] + more if more and text.endswith("]") else text + more
