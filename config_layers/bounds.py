@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
+from itertools import accumulate, repeat
 from typing import Any, Literal
 
 from config_layers.errors import ConfigError
@@ -37,6 +38,9 @@ _ML_BASIC = re.compile(r'(?:[^"\\]++|\\[\s\S]|"(?!""))*+""""{0,2}')
 _ML_LITERAL = re.compile(r"(?:[^']++|'(?!''))*+''''{0,2}")
 _JSON_STRING = re.compile(r'(?:[^"\\]++|\\[\s\S])*+"')
 _LINE_BLANK = re.compile(r"[ \t]*")
+_LONG_DIGITS = re.compile(_DIGITS)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class BoundsError(ValueError):
@@ -67,10 +71,25 @@ def _too_long(text: str, offset: int, token: str) -> BoundsError:
 def check_text(text: str, fmt: Literal["toml", "json"]) -> None:
     """Raise BoundsError when ``text`` nests deeper than MAX_DEPTH or holds a number with more
     than MAX_DIGITS digits. Text that is not valid TOML/JSON is left for the parser to report."""
+    long_number = _LONG_DIGITS.search(text)
+    if long_number is None and _surely_shallow(text, fmt):
+        return  # the exact scan below costs about a second per MiB of brackets; most text needs none
     if fmt == "json":
         _check_json(text)
     else:
         _check_toml(text)
+
+
+def _surely_shallow(text: str, fmt: Literal["toml", "json"]) -> bool:
+    """A cheap upper bound (C loops only) on the depth: brackets counted even inside strings, and for
+    TOML every bracket level and table charged with the most dots on any one line (a key cannot
+    span lines). When that bound is within MAX_DEPTH, the exact scan cannot fail."""
+    brackets = _NOT_BRACKET.sub("", text)
+    deepest = max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    if fmt == "json":
+        return deepest <= MAX_DEPTH
+    parts = 1 + max(map(str.count, text.splitlines() or [""], repeat(".")))
+    return (deepest + 2) * parts <= MAX_DEPTH
 
 
 _SKIP = {'"': _BASIC, "'": _LITERAL, '"""': _ML_BASIC, "'''": _ML_LITERAL}
