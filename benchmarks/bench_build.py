@@ -16,7 +16,8 @@ process on the large library, user files with 1,000 and 2,000 LoRA tables, ``sca
 cached, the whole ``config-layers build --format json`` process against ``import dynaconf,
 pydantic``, import costs and peak memory; then counting a 300-token prompt against a build
 (``bench_tokens.py``) and ``learn`` over 100,000 generated records (``bench_learning.py``).
-Every target is printed last with its measured value and whether it is met. ``--quick`` uses smaller libraries and fewer rounds.
+Every target is printed last with its measured value and whether it is met. ``--quick`` uses
+smaller libraries and fewer rounds.
 Peers that are not installed are skipped (``pip install -e '.[bench]'`` installs them).
 """
 

@@ -24,16 +24,18 @@ def write_bytes_atomic(path: Path, chunks: Iterable[bytes], *, overwrite: bool) 
     """Write the ``chunks`` (streamed, e.g. tensors one by one) to ``path`` atomically; the
     rules of :func:`write_text_atomic` apply. An exception from ``chunks`` leaves no file."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileError(path, "already exists; pass --force to replace it")
     try:
+        if path.is_dir():
+            raise FileError(path, "is a directory, not a file; nothing was written")
+        if path.exists() and not overwrite:
+            raise FileError(path, "already exists; pass --force to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = path.stat().st_mode & 0o7777 if path.exists() else None
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         # os.open applies the umask to 0o666, as open() would; mkstemp would force 0600.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise FileError(path, f"cannot write: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: an embedded NUL in the path
+        raise FileError(path, f"cannot write: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             for chunk in chunks:
@@ -51,7 +53,14 @@ def write_bytes_atomic(path: Path, chunks: Iterable[bytes], *, overwrite: bool) 
             except FileExistsError:
                 raise FileError(path, "already exists; pass --force to replace it") from None
             os.unlink(temporary)
+    except OSError as exc:
+        _discard(temporary)
+        raise FileError(path, f"cannot write: {exc.strerror or exc}") from None
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        _discard(temporary)
         raise
+
+
+def _discard(temporary: Path) -> None:
+    if os.path.exists(temporary):
+        os.unlink(temporary)

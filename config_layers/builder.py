@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache, IdentityMemo, shared, shared_cache
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
-from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
+from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigError, ConfigErrors, NotFoundError
 from config_layers.foreign import ForeignReader, foreign_paths
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
@@ -57,6 +58,7 @@ from config_layers.profiles.suggest import (
     suggest_preset_for,
 )
 from config_layers.provenance import BuildReport, History, LayerSummary, Provenance, format_path
+from config_layers.redaction import show
 from config_layers.schema import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
@@ -414,6 +416,7 @@ class ConfigBuilder:
             combine_model_priors, stem, sidecar, foreign, library, sidecar_path=shown, learned=found.learned
         )
         found.vae = priors.vae
+        found.warnings += priors.problems
         if priors.profile is None:
             found.notes.append(
                 f"no profile found for model {stem!r}; looked for: " + ", ".join(self._looked(checkpoint))
@@ -433,6 +436,7 @@ class ConfigBuilder:
             library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
         shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
         priors = self._priors.call(combine_lora_priors, stem, sidecar, foreign, library, sidecar_path=shown)
+        found.warnings += priors.problems
         if priors.profile is None:
             found.lora_notes.append(
                 f"no profile found for LoRA {name!r}; looked for: " + ", ".join(self._looked(lora_file, lora=True))
@@ -466,8 +470,8 @@ class ConfigBuilder:
         if not self.match_by_hash:
             return None
         hashes = self._hashes()
-        digest = hashes.sha256(file)
-        hashes.save()
+        digest = hashes.sha256(file)  # FileError when the file cannot be read
+        hashes.save()  # a cache that cannot be saved is logged, never fatal
         library = self._profile_library()
         return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
 
@@ -530,6 +534,10 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
             model = value
         table = layer.data.get("loras")
         if isinstance(table, Mapping):
+            if len(table) > MAX_TABLE_KEYS:  # bounds the work of every later step per LoRA
+                raise origin_error(
+                    layer.origin_of(("loras",)), "loras", f"names {len(table)} LoRAs; at most {MAX_TABLE_KEYS}"
+                )
             for name in map(str, table):
                 if casing.find(name) is None:
                     casing.add(name)
@@ -599,9 +607,12 @@ def _validate(merged: dict[str, Any], history: History) -> PipelineConfig:
     try:
         return PipelineConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = [_describe(error, merged, history) for error in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        problems = [_describe(error, merged, history) for error in errors[:MAX_SHOWN_PROBLEMS]]
         raise ConfigErrors(
-            problems, title=f"invalid configuration ({len(problems)} problem{'s' * (len(problems) > 1)}):"
+            problems,
+            title=f"invalid configuration ({len(errors)} problem{'s' * (len(errors) > 1)}):",
+            total=len(errors),
         ) from None
 
 
@@ -612,11 +623,7 @@ def _describe(error: Any, merged: dict[str, Any], history: History) -> str:
     where = f" ({origin.layer}, {origin.where()})" if origin else ""
     if error["type"] == "missing":
         return f"{format_path(loc)}{where}: {message}"
-    value = _value_at(merged, loc)
-    shown = "{...}" if isinstance(value, Mapping) else repr(value) if isinstance(value, str) else value
-    if loc in SECRET_LEAVES:
-        shown = "********"
-    return f"{format_path(loc)} = {shown}{where}: {message}"
+    return f"{format_path(loc)} = {show(loc, _value_at(merged, loc))}{where}: {message}"
 
 
 def _origin_at(loc: ConfigPath, history: History) -> Origin | None:

@@ -12,8 +12,8 @@ import typer
 from config_layers.builder import ConfigBuilder, text_field
 from config_layers.errors import ConfigError
 from config_layers.layers.env import parse_value
-from config_layers.provenance import REDACTED
-from config_layers.schema import SECRET_LEAVES, PipelineConfig
+from config_layers.redaction import shorten, show
+from config_layers.schema import PipelineConfig
 from config_layers.shipped import examples_dir
 from config_layers.stacks import STAGES
 
@@ -96,7 +96,10 @@ def _build(
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        overrides[key.strip()] = parse_value(raw.strip(), text=text_field(tuple(key.strip().split("."))))
+        try:
+            overrides[key.strip()] = parse_value(raw.strip(), text=text_field(tuple(key.strip().split("."))))
+        except ConfigError as error:
+            raise ConfigError(f"--set {shorten(key.strip())}: {error}") from None
     builder = ConfigBuilder(
         settings_file=settings,
         model_dirs=models_dir,
@@ -263,11 +266,10 @@ def set_command(
     try:
         target = file or locate_user_file(None, os.environ, "STABLENEW")[0] or _platform_user_file()
         parsed = parse_value(value, text=text_field(tuple(key.split("."))))
-        set_value(target, key, parsed)
+        key = set_value(target, key, parsed)
     except ConfigError as error:
         raise _fail(error) from None
-    shown = REDACTED if tuple(key.split(".")) in SECRET_LEAVES else repr(parsed)
-    typer.echo(f"{target}: {key} = {shown}")
+    typer.echo(f"{target}: {key} = {show(tuple(key.split('.')), parsed)}")
 
 
 @app.command("env")
@@ -398,11 +400,12 @@ def profile_init(
     """Write <stem>.modelprofile.toml or .loraprofile.toml beside PATH, seeded from the metadata found."""
     from config_layers.authoring.schemas import shipped_schema
     from config_layers.authoring.sidecar_init import init_sidecar
+    from config_layers.documents import is_regular_file
     from config_layers.scan import Scanner
     from config_layers.shipped import profiles_dir as shipped_profiles
 
-    if not path.is_file():
-        raise _fail(ConfigError(f"{path}: not a file"))
+    if not is_regular_file(path):
+        raise _fail(ConfigError(f"{shorten(str(path))}: not a file"))
     entry = Scanner(profiles_dir if profiles_dir is not None else [shipped_profiles()]).entry(path)
     for problem in entry.problems:
         typer.echo(f"config-layers: warning: {problem}", err=True)

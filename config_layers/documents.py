@@ -6,6 +6,7 @@ Nothing read here is ever evaluated: tomllib and json produce dicts, lists and s
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import tomllib
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from config_layers.bounds import BoundsError, check_text
 from config_layers.errors import FileError
 from config_layers.origin import KeyPath, Position
 from config_layers.positions import json_positions, toml_positions
@@ -67,6 +69,29 @@ def format_key_path(key: KeyPath) -> str:
     return out
 
 
+def is_regular_file(path: Path) -> bool:
+    """``path.is_file()``, where a path the OS refuses to look at (a name over its limits, a folder
+    that cannot be entered, a NUL) counts as absent instead of raising."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def outside_folder(file: Path, beside: Path) -> str | None:
+    """Why ``beside`` (a sidecar or metadata file of ``file``) must not be read: it resolves
+    outside the folder that holds ``file`` (a symlink out of the library), or cannot be
+    resolved. None when it is inside."""
+    try:
+        folder = file.parent.resolve()
+        real = beside.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name over the OS limit
+        return f"cannot be resolved ({exc}); refused unread"
+    if not real.is_relative_to(folder):
+        return f"is a link to a file outside {folder}, the model file's folder; refused unread"
+    return None
+
+
 def read_document(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Document:
     """Read ``path`` as TOML (``.toml``) or JSON (anything else) into a Document.
 
@@ -74,27 +99,40 @@ def read_document(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> D
     error (with line and column) or a top level that is not a table.
     """
     fmt: DocumentFormat = "toml" if path.suffix.lower() == ".toml" else "json"
+    return parse_document(path, read_capped_bytes(path, max_bytes), fmt)
+
+
+def read_capped_bytes(path: Path, max_bytes: int | None) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``max_bytes``), or a FileError.
+
+    The file is opened first and the open file is checked (fstat): a file replaced meanwhile
+    (an atomic rewrite) is read whole as either its old or its new version, never an error.
+    """
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise FileError(
-                path, "is not a regular file" if not stat.S_ISDIR(info.st_mode) else "is a directory, not a file"
-            )
-        size = info.st_size
-        if max_bytes is not None and size > max_bytes:
-            raise FileError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
-        with path.open("rb") as handle:
-            # Read what stat promised plus one byte (to notice growth): read(n) allocates n up front.
-            raw = handle.read(size + 1 if max_bytes is None else min(size, max_bytes) + 1)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any
+        # file that is not regular.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(descriptor)
+            if stat.S_ISDIR(info.st_mode):
+                raise FileError(path, "is a directory, not a file")
+            if not stat.S_ISREG(info.st_mode):
+                raise FileError(path, "is not a regular file")
+            size = info.st_size
+            if max_bytes is not None and size > max_bytes:
+                raise FileError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
+            # Read what fstat promised plus one byte (to notice growth): read(n) allocates n up front.
+            raw = handle.read(size + 1)
     except FileNotFoundError:
         raise FileError(path, "file not found") from None
     except IsADirectoryError:
         raise FileError(path, "is a directory, not a file") from None
-    except OSError as exc:
-        raise FileError(path, f"cannot read: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: an embedded NUL in the path
+        raise FileError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if len(raw) > size:
+        # The same open file grew while being read (an in-place writer, not a rename).
         raise FileError(path, "changed while being read; try again")
-    return parse_document(path, raw, fmt)
+    return raw
 
 
 def parse_document(path: Path, raw: bytes, fmt: DocumentFormat) -> Document:
@@ -109,7 +147,15 @@ def parse_document(path: Path, raw: bytes, fmt: DocumentFormat) -> Document:
     return Document(path=path, fmt=fmt, text=text, data=data)
 
 
+def _check_bounds(path: Path, text: str, fmt: DocumentFormat) -> None:
+    try:
+        check_text(text, fmt)
+    except BoundsError as exc:
+        raise FileError(path, f"invalid {fmt.upper()}: {exc.message}", line=exc.line, column=exc.column) from None
+
+
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    _check_bounds(path, text, "toml")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -122,8 +168,8 @@ def _parse_toml(path: Path, text: str) -> dict[str, Any]:
             line=int(match["line"]),
             column=int(match["col"]),
         ) from None
-    except RecursionError:
-        raise FileError(path, "invalid TOML: nested too deeply") from None
+    except (RecursionError, ValueError) as exc:  # bounded above; kept as a last line of defence
+        raise FileError(path, f"invalid TOML: {exc or 'nested too deeply'}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -140,6 +186,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_json(path: Path, text: str) -> dict[str, Any]:
+    _check_bounds(path, text, "json")
     try:
         data = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -53,13 +53,27 @@ class NotFoundError(ConfigError):
         self.name = name
         self.searched = list(searched)
         places = "\n".join(f"  - {place}" for place in self.searched) or "  (no places configured)"
-        super().__init__(f"{what} {name!r} not found; looked in:\n{places}")
+        shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}... ({len(name)} characters)"
+        super().__init__(f"{what} {shown} not found; looked in:\n{places}")
+
+
+#: A message lists at most this many problems, then counts the rest: formatting each one costs
+#: a provenance lookup, and nobody reads the 16,000th.
+MAX_SHOWN_PROBLEMS = 20
 
 
 class ConfigErrors(ConfigError):
-    """Several problems found at once (every invalid field of a build, every bad key of a file)."""
+    """Several problems found at once (every invalid field of a build, every bad key of a file).
 
-    def __init__(self, problems: Sequence[str], *, title: str | None = None) -> None:
-        self.problems = list(problems)
-        body = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"{title}\n{body}" if title else "\n".join(self.problems))
+    ``problems`` holds the first MAX_SHOWN_PROBLEMS; ``total`` counts them all.
+    """
+
+    def __init__(self, problems: Sequence[str], *, title: str | None = None, total: int | None = None) -> None:
+        self.problems = list(problems)[:MAX_SHOWN_PROBLEMS]
+        self.total = max(total or 0, len(problems))
+        lines = [f"  - {problem}" if title else problem for problem in self.problems]
+        if self.total > len(self.problems):
+            more = self.total - len(self.problems)
+            lines.append(f"  ... and {more} more problem{'s' * (more != 1)}")
+        body = "\n".join(lines)
+        super().__init__(f"{title}\n{body}" if title else body)

@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from config_layers.cache import FileCache
+from config_layers.documents import is_regular_file, outside_folder
 from config_layers.metadata import (
     ForeignPriors,
     MetadataError,
@@ -76,14 +77,18 @@ class ForeignReader:
         found: list[ForeignPriors] = []
         problems: list[MetadataError] = []
         for suffix, candidates in foreign_candidates(file):
-            path = next((p for p in candidates if p != file and p.is_file()), None)
+            path = next((p for p in candidates if p != file and is_regular_file(p)), None)
             if path is None:
+                continue
+            refused = outside_folder(file, path)
+            if refused is not None:
+                problems.append(MetadataError(path, refused))
                 continue
             try:
                 found.append(self._cache(suffix, file.suffix).get(path))
             except MetadataError as exc:
                 problems.append(exc)
-        if file.suffix.lower() == ".safetensors" and file.is_file():
+        if file.suffix.lower() == ".safetensors" and is_regular_file(file):
             try:
                 found.append(self._headers.get(file))
             except MetadataError as exc:
@@ -91,4 +96,11 @@ class ForeignReader:
         return found, problems
 
 
-__all__ = ["FOREIGN_SUFFIXES", "ForeignReader", "foreign_paths", "priors_from_safetensors", "stem_of"]
+__all__ = [
+    "FOREIGN_SUFFIXES",
+    "ForeignReader",
+    "foreign_paths",
+    "outside_folder",
+    "priors_from_safetensors",
+    "stem_of",
+]

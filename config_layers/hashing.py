@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.atomic import write_text_atomic
+from config_layers.documents import read_document
+from config_layers.errors import ConfigError, FileError
+
+log = logging.getLogger("config_layers")
+
+#: A cache larger than this is discarded unread (100,000 files take about 25 MB).
+MAX_CACHE_BYTES = 64 * 1024 * 1024
+_ENTRY_KEYS = {"sha256", "size", "mtime_ns", "hashed_at"}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 #: Hashing more files than this (not already cached) shows a progress bar.
 PROGRESS_THRESHOLD = 3
@@ -53,15 +64,26 @@ class HashCache:
         self._dirty = False
 
     def _read(self) -> dict[str, CachedHash]:
+        """The cached hashes; a missing or damaged cache (or entry) is discarded: it only costs re-hashing."""
         try:
-            raw = json.loads(self.cache_file.read_text(encoding="utf-8"))
-            return {key: CachedHash(**value) for key, value in raw["files"].items()}
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}  # a missing or damaged cache only costs re-hashing
+            files = read_document(self.cache_file, max_bytes=MAX_CACHE_BYTES).data.get("files")
+        except ConfigError:
+            return {}
+        entries: dict[str, CachedHash] = {}
+        for key, value in files.items() if isinstance(files, dict) else ():
+            if not isinstance(value, dict) or value.keys() != _ENTRY_KEYS:
+                continue
+            digest, size, mtime, when = (value[name] for name in ("sha256", "size", "mtime_ns", "hashed_at"))
+            if isinstance(digest, str) and _SHA256.fullmatch(digest) and type(size) is int and type(mtime) is int:
+                entries[key] = CachedHash(digest, size, mtime, str(when))
+        return entries
 
     def cached(self, path: Path) -> str | None:
         """The sha256 of ``path`` if this version of the file was hashed before."""
-        key, st = str(Path(path).resolve()), os.stat(path)
+        try:
+            key, st = str(Path(path).resolve()), os.stat(path)
+        except (OSError, RuntimeError, ValueError):
+            return None  # sha256() says why it cannot be read
         with self._lock:
             entry = self._entries.get(key)
         if entry and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
@@ -73,11 +95,14 @@ class HashCache:
         found = self.cached(path)
         if found is not None:
             return found
-        st = os.stat(path)
         digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+        except (OSError, ValueError) as exc:
+            raise FileError(path, f"cannot read it to hash it: {getattr(exc, 'strerror', None) or exc}") from None
         value = digest.hexdigest()
         entry = CachedHash(value, st.st_size, st.st_mtime_ns, datetime.now(UTC).isoformat())
         with self._lock:
@@ -86,25 +111,38 @@ class HashCache:
         return value
 
     def hash_many(self, paths: Sequence[Path], *, progress: bool = True) -> dict[Path, str]:
-        """Hash several files, with a progress bar when more than a few need hashing."""
+        """Hash several files, with a progress bar when more than a few need hashing. Files that
+        cannot be read are left out (``sha256()`` of one says why); a cache that cannot be saved
+        is logged as a warning."""
         todo = [p for p in paths if self.cached(p) is None]
         if progress and len(todo) > PROGRESS_THRESHOLD:
             from rich.progress import track
 
-            for path in track(todo, description="hashing", transient=True):
+            todo = track(todo, description="hashing", transient=True)  # type: ignore[assignment]
+        for path in todo:
+            try:
                 self.sha256(path)
-        out = {Path(p): self.sha256(p) for p in paths}
+            except FileError:
+                continue
+        out = {Path(p): found for p in paths if (found := self.cached(p)) is not None}
         self.save()
         return out
 
-    def save(self) -> None:
-        """Write the cache (atomically) if anything new was hashed."""
+    def save(self) -> str | None:
+        """Write the cache (atomically) if anything new was hashed. A cache that cannot be written
+        (an unwritable cache folder) is not fatal: the problem is logged and returned."""
         with self._lock:
             if not self._dirty:
-                return
+                return None
             payload: dict[str, Any] = {
                 "version": 1,
                 "files": {key: vars(entry) for key, entry in sorted(self._entries.items())},
             }
             self._dirty = False
-        write_text_atomic(self.cache_file, json.dumps(payload, indent=1) + "\n", overwrite=True)
+        try:
+            write_text_atomic(self.cache_file, json.dumps(payload, indent=1) + "\n", overwrite=True)
+        except FileError as exc:
+            problem = f"the hash cache was not saved: {exc}"
+            log.warning("%s", problem)
+            return problem
+        return None

@@ -3,6 +3,7 @@ the stage filter), then LoRAs other layers name; a LoRA named both ways is one e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,7 @@ def plan_loras(
             found = None
         by_name[name.casefold()] = PlannedLora(name, found, named_by_layers=True)
         plan.loras.append(by_name[name.casefold()])
+    _one_entry_per_file(plan.loras)
     if stack is not None:
         plan.excluded = list(stack.excluded)
         for exclusion in stack.excluded:
@@ -81,6 +83,30 @@ def plan_loras(
                     "but another layer names it: it stays"
                 )
     return plan
+
+
+def _one_entry_per_file(loras: Sequence[PlannedLora]) -> None:
+    """Two entries loading one file would give ``lora_scales`` two weights where the payload loads
+    the file once, at one of them: refused, naming both."""
+    seen: dict[str, PlannedLora] = {}
+    for planned in loras:
+        if planned.path is None:
+            continue
+        real = os.path.realpath(planned.path)
+        other = seen.setdefault(real, planned)
+        if other is not planned:
+            raise ConfigError(
+                f"LoRA {other.name!r} ({_where(other)}) and LoRA {planned.name!r} ({_where(planned)}) "
+                f"are the same file {real}; keep one entry"
+            )
+
+
+def _where(planned: PlannedLora) -> str:
+    located = planned.entry
+    if located is None:
+        return "named by a layer"
+    pos = located.document.position((*located.key, "file"))
+    return f"{located.stack}:{pos[0]}" if pos else located.stack
 
 
 def _resolve_entry(located: LocatedEntry, lora_dirs: Sequence[Path], plan: LoraPlan, lenient: bool) -> Path | None:

@@ -17,6 +17,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.origin import KeyPath, origin_error
@@ -91,6 +92,9 @@ class _Recorder:
         self.seq = seq
 
     def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
+        if len(data) > MAX_TABLE_KEYS:
+            # dynaconf matches each key's casing against a copy of the table's keys: quadratic.
+            raise self._error(key, f"has {len(data)} keys; at most {MAX_TABLE_KEYS} are accepted in one table")
         out: dict[str, Any] = {}
         existing_keys = existing if _is_table(existing) else {}
         casing: KeyCasing | None = None
@@ -125,7 +129,7 @@ class _Recorder:
             raise self._error(raw_path, "dynaconf merge markers are not allowed in lists")
 
     def _error(self, raw_path: KeyPath, message: str) -> Exception:
-        return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path), message)
+        return origin_error(self.layer.origin_of(raw_path), format_key_path(raw_path) or "(top level)", message)
 
 
 def _is_table(value: object) -> bool:

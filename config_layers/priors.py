@@ -59,6 +59,8 @@ class Priors(Generic[P]):
     candidates: list[Candidate] = field(default_factory=list)
     #: A checkpoint's VAE from A1111 metadata: (value, where it came from).
     vae: tuple[str, KeyOrigin] | None = None
+    #: Foreign values the schema rejected: each dropped only its own aspect.
+    problems: list[str] = field(default_factory=list)
 
     def explain(self, what: str) -> str:
         lines = [f"priors for {what}:"] + [f"  - {candidate}" for candidate in self.candidates]
@@ -183,11 +185,12 @@ def combine_model_priors(
         vae = (str(vae_from.vae.value), _foreign_origin(vae_from, vae_from.vae))
         combiner.used.setdefault(_label(vae_from), []).append("vae")
     joined = _join_learned(combiner, learned) if learned is not None else None
-    profile = _assemble(ModelProfile, "model_profile", {"model_name": stem}, combiner, sidecar, library)
+    problems: list[str] = []
+    profile = _assemble(ModelProfile, "model_profile", {"model_name": stem}, combiner, sidecar, library, problems)
     candidates = _candidates(combiner, sidecar, sidecar_path, ordered, library)
     if joined is not None:
         candidates.append(joined)
-    return Priors(profile, candidates, vae)
+    return Priors(profile, candidates, vae, problems)
 
 
 #: A model profile holds at most this many presets (ModelProfile.recommended_presets).
@@ -246,8 +249,9 @@ def combine_lora_priors(
     )
     combiner.take_from("trigger_phrases", ordered, "trigger_phrases", lambda v: list(v.value))
     combiner.take_from("target_base_type", ordered, "base_type")
-    profile = _assemble(LoraProfile, "lora_profile", {"lora_name": stem}, combiner, sidecar, library)
-    return Priors(profile, _candidates(combiner, sidecar, sidecar_path, ordered, library))
+    problems: list[str] = []
+    profile = _assemble(LoraProfile, "lora_profile", {"lora_name": stem}, combiner, sidecar, library, problems)
+    return Priors(profile, _candidates(combiner, sidecar, sidecar_path, ordered, library), problems=problems)
 
 
 def _foreign_preset(priors: ForeignPriors, origins: dict[tuple[str | int, ...], KeyOrigin]) -> dict[str, Any] | None:
@@ -281,25 +285,59 @@ def _assemble(
     combiner: _Combiner,
     sidecar: P | None,
     library: P | None,
+    problems: list[str],
 ) -> P | None:
     if not combiner.used:
         return None
     base = sidecar or library
     data: dict[str, Any] = base.model_dump() if base is not None else {"kind": kind, "version": 1, **identity}
     data.update(combiner.data)
-    try:
-        profile = model.model_validate(data)
-    except ValidationError:
-        # Foreign values that do not fit the schema (a resolution not a multiple of 8, say)
-        # are dropped rather than guessed at; the sidecar or library profile stands alone.
-        if base is None:
-            return None
+    while True:
+        try:
+            profile = model.model_validate(data)
+            break
+        except ValidationError as exc:
+            # A foreign value the schema rejects ("preferred weight": 7) drops only its own aspect,
+            # recorded as a problem; the other aspects (its base type, say) still count.
+            bad = _drop_rejected(exc, model, combiner, data, base, problems)
+            if not bad:
+                return base
+    if not combiner.used:
         return base
     document = base.document if base is not None else None
     origins = dict(combiner.origins)
     if base is library and library is not None and sidecar is None:
         origins = {k: v for k, v in origins.items() if v.source != _library_origin(library).source}
     return profile.with_origins(origins, document)
+
+
+def _drop_rejected(
+    exc: ValidationError, model: type[P], combiner: _Combiner, data: dict[str, Any], base: P | None, problems: list[str]
+) -> bool:
+    """Drop the taken aspects ``exc`` rejects (falling back to ``base``'s value), recording why.
+    False when nothing taken was at fault."""
+    from config_layers.validation import short_message
+
+    dropped = False
+    for error in exc.errors(include_url=False):
+        aspect = str(error["loc"][0]) if error["loc"] else ""
+        if aspect not in combiner.data:
+            continue
+        label = next((lab for lab, aspects in combiner.used.items() if aspect in aspects), "a source")
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"ignored {aspect} from {label}: {where} {short_message(error, model)}")
+        del combiner.data[aspect]
+        combiner.used[label].remove(aspect)
+        if not combiner.used[label]:
+            del combiner.used[label]
+        for key in [k for k in combiner.origins if k[:1] == (aspect,)]:
+            del combiner.origins[key]
+        if base is not None:
+            data[aspect] = base.model_dump()[aspect]
+        else:
+            data.pop(aspect, None)
+        dropped = True
+    return dropped
 
 
 def _candidates(

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from config_layers.origin import KeyPath, Origin
+from config_layers.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
 from config_layers.validation import did_you_mean
 
 if TYPE_CHECKING:
     from config_layers.layers.base import ConfigPath, Layer
 
 AssignmentKind = Literal["set", "replaced", "deleted"]
-REDACTED = "********"
+__all__ = ["REDACTED", "Assignment", "ChainEntry", "FieldProvenance", "Provenance"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Assignment:
     def origin(self) -> Origin:
         return self.fixed_origin or self.layer.origin_of(self.key)
 
+    def __repr__(self) -> str:
+        shown = redact(self.path, self.value)
+        return f"Assignment(path={self.path!r}, kind={self.kind!r}, value={shown!r}, layer={self.layer.name!r})"
+
 
 History = dict["ConfigPath", list[Assignment]]
 
@@ -45,23 +50,42 @@ def format_path(path: tuple[str, ...]) -> str:
 @dataclass(frozen=True)
 class ChainEntry:
     """An earlier assignment the winner overrode. ``path`` differs from the field's own
-    path when a whole table or an ancestor value was replaced."""
+    path when a whole table or an ancestor value was replaced. A secret ``value`` is held
+    wrapped (``get_secret_value()`` unwraps it), so it never prints."""
 
     path: str
     value: Any
     origin: Origin
     kind: AssignmentKind
+    config_path: tuple[str, ...] = field(default=(), repr=False)
+
+    def shown(self) -> Any:
+        """The value as dumps show it: secrets redacted."""
+        value = self.value.get_secret_value() if isinstance(self.value, SecretValue) else self.value
+        return REDACTED if isinstance(self.value, SecretValue) else redact(self.config_path, value)
+
+    def __repr__(self) -> str:
+        shown = self.shown()
+        return f"ChainEntry(path={self.path!r}, kind={self.kind!r}, value={shown!r}, origin={self.origin!r})"
 
 
 @dataclass(frozen=True)
 class FieldProvenance:
-    """Where one leaf's value came from."""
+    """Where one leaf's value came from. A secret ``value`` is held wrapped
+    (``get_secret_value()`` unwraps it), so no ``repr``/``str`` shows it."""
 
     path: str
     value: Any
     origin: Origin
     chain: tuple[ChainEntry, ...] = ()
     secret: bool = False
+    config_path: tuple[str, ...] = field(default=(), repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"FieldProvenance(path={self.path!r}, value={self.shown(self.value)!r}, origin={self.origin!r}, "
+            f"chain={self.chain!r})"
+        )
 
     @property
     def layer(self) -> str:
@@ -80,8 +104,12 @@ class FieldProvenance:
         return self.origin.column
 
     def shown(self, value: Any) -> Any:
-        """``value`` as dumps show it: secrets redacted."""
-        return REDACTED if self.secret and value not in ("", None) else value
+        """``value`` as dumps show it: secrets redacted (also URL passwords, typo'd secret keys)."""
+        if isinstance(value, SecretValue):
+            value = value.get_secret_value()
+        if self.secret and value not in ("", None):
+            return REDACTED
+        return redact(self.config_path, value)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of one field (see README, "The JSON contract")."""
@@ -91,7 +119,7 @@ class FieldProvenance:
             {
                 "path": entry.path,
                 "kind": entry.kind,
-                "value": _jsonable(self.shown(entry.value)),
+                "value": _jsonable(self.shown(entry.shown())),
                 **_origin_dict(entry.origin),
             }
             for entry in self.chain
@@ -158,7 +186,7 @@ class Provenance(Mapping[str, FieldProvenance]):
         return entry
 
     def _assemble(self, key: str, path: ConfigPath) -> FieldProvenance:
-        secret = path in self._secrets
+        secret = path in self._secrets or is_secret_path(path)
         above = [a for depth in range(1, len(path)) for a in self._history.get(path[:depth], [])]
         # A value where a table belongs, or a deletion, above this leaf ends what was declared before it.
         cut = max((a.seq for a in above if a.kind == "deleted" or not isinstance(a.value, Mapping)), default=-1)
@@ -167,21 +195,24 @@ class Provenance(Mapping[str, FieldProvenance]):
         earlier += [a for a in above if a.kind == "deleted" or not isinstance(a.value, Mapping)]
         if not own:  # nothing declared since: the schema's default stands
             chain = tuple(self._entry(path, a) for a in sorted(earlier, key=lambda a: a.seq))
-            return FieldProvenance(key, self._leaves[path], self._default_origin, chain, secret)
+            value = _protect(self._leaves[path], secret)
+            return FieldProvenance(key, value, self._default_origin, chain, secret, path)
         winner = own[-1]
         earlier += own[:-1]
         if not (isinstance(winner.value, Mapping) and winner.value):
             for below in self._descendants(path):
                 earlier += self._history[below]
         chain = tuple(self._entry(path, a) for a in sorted(earlier, key=lambda a: a.seq) if a.seq < winner.seq)
-        return FieldProvenance(key, winner.value, winner.origin, chain, secret)
+        return FieldProvenance(key, _protect(winner.value, secret), winner.origin, chain, secret, path)
 
     @staticmethod
     def _entry(path: ConfigPath, assignment: Assignment) -> ChainEntry:
         kind: AssignmentKind = assignment.kind
         if assignment.path != path and kind != "deleted":
             kind = "replaced"  # an assignment above or below this leaf, overwritten as a whole
-        return ChainEntry(format_path(assignment.path), assignment.value, assignment.origin, kind)
+        secret = is_secret_path(path) or is_secret_path(assignment.path)
+        value = _protect(assignment.value, secret)
+        return ChainEntry(format_path(assignment.path), value, assignment.origin, kind, assignment.path)
 
     def _descendants(self, path: ConfigPath) -> list[ConfigPath]:
         if self._below is None:
@@ -230,7 +261,7 @@ class Provenance(Mapping[str, FieldProvenance]):
             lines = [f"{name}: not in the config ({self._fate(assignments)})"]
             for a in assignments:
                 rule = f"  ({a.origin.rule})" if a.origin.rule else ""
-                lines.append(f"    {a.kind:<8} {_show(a.value):<20} {a.origin}{rule}")
+                lines.append(f"    {a.kind:<8} {_show(redact(a.path, a.value)):<20} {a.origin}{rule}")
             parts.append("\n".join(lines))
         return "\n".join(parts)
 
@@ -238,12 +269,17 @@ class Provenance(Mapping[str, FieldProvenance]):
         return {name: self[name].to_dict() for name in self._names}
 
 
+def _protect(value: Any, secret: bool) -> Any:
+    """A secret value wrapped so that it never prints (``None`` and ``""`` hide nothing)."""
+    return SecretValue(value) if secret and value not in ("", None) and not isinstance(value, SecretValue) else value
+
+
 def _under(name: str, prefix: str) -> bool:
     return not prefix or name == prefix or name.startswith(prefix + ".")
 
 
 def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
+    return shorten(repr(value) if isinstance(value, str) and value != REDACTED else str(value))
 
 
 def _explain_field(entry: FieldProvenance) -> str:
@@ -255,7 +291,7 @@ def _explain_field(entry: FieldProvenance) -> str:
         lines.append("  overrode (oldest first):")
         for item in entry.chain:
             label = "" if item.kind == "set" else f" [{item.kind}: {item.path}]"
-            lines.append(f"    {_show(entry.shown(item.value)):<20} {item.origin}{label}")
+            lines.append(f"    {_show(entry.shown(item.shown())):<20} {item.origin}{label}")
     else:
         lines.append("  overrode nothing")
     return "\n".join(lines)
@@ -313,7 +349,7 @@ class BuildReport:
     def to_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The public JSON shape: ``{"config", "provenance", "layers", "warnings"}``."""
         return {
-            "config": dict(config),
+            "config": redact((), dict(config)),
             "provenance": self.provenance.to_dict(),
             "layers": [
                 {"name": s.name, "sources": list(s.sources), "notes": list(s.notes), "declared": s.declared}

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from config_layers.cache import FileCache, StatKey
-from config_layers.errors import ConfigError
+from config_layers.documents import is_regular_file
+from config_layers.errors import ConfigError, FileError
 from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader
 from config_layers.hashing import HashCache
 from config_layers.library import BrokenEntry, FileIndex
@@ -136,6 +137,11 @@ class Scanner:
         kind, reason = classify(path, self._raw_header(path), listing)
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
         entry.key_format = key_format_label(path) if kind == "lora" else None
+        if self._hashes is not None:
+            try:
+                entry.sha256 = self._hashes.sha256(path)
+            except FileError as exc:  # an unreadable model file is listed with its reason
+                entry.problems.append(str(exc))
         stem = model_stem(path.name)
         suffixes = LORA_SIDECAR_SUFFIXES if kind == "lora" else MODEL_SIDECAR_SUFFIXES
         try:
@@ -150,33 +156,33 @@ class Scanner:
         if kind == "lora":
             assert sidecar is None or isinstance(sidecar, LoraProfile)
             lora = combine_lora_priors(
-                stem, sidecar, foreign, self._library_lora(library, stem, path), sidecar_path=shown
+                stem, sidecar, foreign, self._library_lora(library, stem, entry.sha256), sidecar_path=shown
             )
             entry.profile, entry.candidates = lora.profile, lora.candidates
+            entry.problems += lora.problems
         else:
             assert sidecar is None or isinstance(sidecar, ModelProfile)
             model = combine_model_priors(
-                stem, sidecar, foreign, self._library_model(library, stem, path), sidecar_path=shown
+                stem, sidecar, foreign, self._library_model(library, stem, entry.sha256), sidecar_path=shown
             )
             entry.profile, entry.candidates = model.profile, model.candidates
-        if self._hashes is not None:
-            entry.sha256 = self._hashes.sha256(path)
+            entry.problems += model.problems
         return entry
 
-    def _library_model(self, library: ProfileLibrary | None, stem: str, path: Path) -> ModelProfile | None:
+    def _library_model(self, library: ProfileLibrary | None, stem: str, digest: str | None) -> ModelProfile | None:
         if library is None:
             return None
         found = library.model(stem)
-        if found is None and self._hashes is not None:
-            found = library.model_by_hash(self._hashes.sha256(path))
+        if found is None and digest is not None:
+            found = library.model_by_hash(digest)
         return found
 
-    def _library_lora(self, library: ProfileLibrary | None, stem: str, path: Path) -> LoraProfile | None:
+    def _library_lora(self, library: ProfileLibrary | None, stem: str, digest: str | None) -> LoraProfile | None:
         if library is None:
             return None
         found = library.lora(stem)
-        if found is None and self._hashes is not None:
-            found = library.lora_by_hash(self._hashes.sha256(path))
+        if found is None and digest is not None:
+            found = library.lora_by_hash(digest)
         return found
 
     def _raw_header(self, path: Path) -> dict[str, str]:
@@ -239,7 +245,7 @@ def _broken_entry(item: BrokenEntry) -> ScanEntry:
 def find_sidecar_kind(path: Path, suffixes: Sequence[str], listing: Container[str] | None = None) -> bool:
     if listing is not None:
         return any(candidate.name in listing for candidate in sidecar_candidates(path, suffixes))
-    return any(candidate.is_file() for candidate in sidecar_candidates(path, suffixes))
+    return any(is_regular_file(candidate) for candidate in sidecar_candidates(path, suffixes))
 
 
 def _track(files: list[Path], progress: bool) -> Iterable[Path]:

@@ -47,6 +47,13 @@ LoraWeight = Annotated[float, Field(ge=-5.0, le=5.0)]
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr/str must not show a URL's password (webui.url = "http://user:pw@host").
+        from config_layers.redaction import redact_text
+
+        for name, value in super().__repr_args__():
+            yield name, redact_text(value) if isinstance(value, str) else value
+
 
 class Txt2ImgStage(_Section):
     """The first pass. Field names follow the AUTOMATIC1111 txt2img payload."""

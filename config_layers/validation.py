@@ -44,6 +44,8 @@ def short_message(error: ErrorDetails, root: type[BaseModel]) -> str:
         if hint:
             return f"unknown key; did you mean {hint!r}?"
         return f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+    if kind == "too_long" and isinstance(error.get("input"), str):
+        kind = "string_too_long"  # a length-capped text field (its validator runs first)
     template = _SHORT.get(kind)
     if template is None:
         return error["msg"].removeprefix("Value error, ")

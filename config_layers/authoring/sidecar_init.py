@@ -100,13 +100,18 @@ def _add_tables(document: Any, key: str, rows: list[dict[str, Any]], profile: _P
 
 
 def init_sidecar(entry: ScanEntry, *, schema: str | None, force: bool) -> Path:
-    """Write the new sidecar beside the file (TOML), atomically; refuses to replace one without ``force``."""
+    """Write the new sidecar beside the file (TOML), atomically; refuses to replace one without ``force``.
+
+    A JSON sidecar already beside the file is never joined by a TOML one (two sidecars make every
+    build fail), not even with ``force``: it is the user's file to edit or remove.
+    """
     suffixes = LORA_SIDECAR_SUFFIXES if entry.kind == "lora" else MODEL_SIDECAR_SUFFIXES
     target = sidecar_candidates(entry.path, suffixes)[0]
     other = target.with_name(stem_of(entry.path) + suffixes[1])
-    if other.exists() and not force:
+    if other.exists() or other.is_symlink():
         raise ConfigError(
-            f"{other} already exists; a second sidecar beside it would be an error (--force writes anyway)"
+            f"{other} already exists; a second sidecar beside it would make every build fail. "
+            "Edit that file, or remove it and run profile init again (nothing was written)"
         )
     text = sidecar_text(entry, schema)
     model = LoraProfile if entry.kind == "lora" else ModelProfile

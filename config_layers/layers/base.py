@@ -23,7 +23,7 @@ class Layer:
     """
 
     name: LayerName
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] = field(repr=False)  # may hold secrets
     origin_of: Callable[[KeyPath], Origin]
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

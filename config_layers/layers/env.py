@@ -16,10 +16,12 @@ import tomllib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from config_layers.bounds import MAX_DEPTH, BoundsError, check_text
 from config_layers.errors import ConfigError, ConfigErrors
 from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.stablenew_env import RESERVED_SUFFIXES, classify_environment, legacy_values
 from config_layers.origin import KeyPath, Origin
+from config_layers.redaction import shorten
 
 
 def parse_value(raw: str, *, text: bool = False) -> Any:
@@ -29,9 +31,12 @@ def parse_value(raw: str, *, text: bool = False) -> Any:
     if text and not (len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'"):
         return raw
     try:
+        check_text(f"v = {raw}", "toml")
         parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
         return raw
+    except (BoundsError, ValueError, RecursionError) as exc:  # too deep, or an int over 4,300 digits
+        raise ConfigError(f"the value is refused: {getattr(exc, 'message', exc)}") from None
     return parsed["v"] if parsed.keys() == {"v"} else raw
 
 
@@ -83,10 +88,15 @@ def env_layer(
         if not name.startswith(head) or name[len(head) :] in RESERVED_SUFFIXES:
             continue
         parts = name[len(head) :].lower().split("__")
+        if len(parts) > MAX_DEPTH:
+            raise ConfigError(f"{shorten(name)}: nested too deeply (more than {MAX_DEPTH} '__' parts)")
         if not all(parts):
             raise ConfigError(f"{name}: empty key segment; nest keys with '__', as {head}TXT2IMG__STEPS")
         target = data
         for depth, part in enumerate(parts[:-1]):
+            if tuple(parts[: depth + 1]) in origins:  # another variable's value is a whole table
+                other = origins[tuple(parts[: depth + 1])].source
+                raise ConfigError(f"{name}: {other} already sets this table as a value; set one or the other")
             child = target.setdefault(part, {})
             if not isinstance(child, dict):
                 clash = "__".join(parts[: depth + 1]).upper()
@@ -97,7 +107,10 @@ def env_layer(
         if parts[-1] in target:
             other = origins[tuple(parts)].source
             raise ConfigError(f"{name} and {other} set the same key (names differ only in case); keep one")
-        target[parts[-1]] = parse_value(environ[name], text=is_text(tuple(parts)))
+        try:
+            target[parts[-1]] = parse_value(environ[name], text=is_text(tuple(parts)))
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
         origins[tuple(parts)] = Origin("env", name, tuple(parts))
         names.append(name)
     if not names and not notes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from config_layers.bounds import MAX_DEPTH, check_depth
 from config_layers.errors import ConfigError
 from config_layers.layers.base import Layer, mapped_layer, nest
 from config_layers.origin import Origin
@@ -14,6 +15,9 @@ def overrides_layer(overrides: Mapping[str, Any] | None, model: str | None, lora
     """``overrides`` (nested, or with dotted top-level keys), plus the model and LoRAs the
     call names: ``model=`` sets ``model``; each LoRA adds an (empty) ``loras.<name>`` table,
     so it joins the config and takes its weight from a lower layer unless one is given."""
+    check_depth(overrides or {}, "overrides")
+    if any(len(str(key).split(".")) > MAX_DEPTH for key in overrides or {}):
+        raise ConfigError(f"overrides: a dotted key has more than {MAX_DEPTH} parts")
     try:
         data = nest(overrides or {})
     except ValueError as exc:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from config_layers.documents import Document
+from config_layers.errors import FileError
 from config_layers.layers.base import Layer, empty_layer, file_layer
 
 
@@ -24,7 +25,11 @@ def locate_user_file(explicit: Path | None, environ: Mapping[str, str], prefix: 
     from platformdirs import user_config_path
 
     default = user_config_path("stablenew", appauthor=False) / "user.toml"
-    return (default, False, "platform default") if default.is_file() else (None, False, str(default))
+    try:
+        present = default.is_file()
+    except OSError as exc:  # the config folder cannot be entered: a user file there may hold overrides
+        raise FileError(default, f"cannot check for the user file: {exc.strerror or exc}") from None
+    return (default, False, "platform default") if present else (None, False, str(default))
 
 
 def user_file_layer(document: Document, without: tuple[str, ...] = ()) -> Layer:

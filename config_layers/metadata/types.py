@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from config_layers.bounds import BoundsError, check_text
 from config_layers.errors import FileError
 
 SourceKind = Literal["a1111_metadata", "civitai_info", "lora_manager", "safetensors_header"]
@@ -74,26 +74,20 @@ class ForeignPriors:
 def read_capped(path: Path, max_bytes: int) -> bytes:
     """Read a whole regular file of at most ``max_bytes`` bytes; anything else is a MetadataError.
 
-    The size is checked before reading (a 2 GB "sidecar" is never pulled into memory) and again
-    while reading, in case the file grows in between.
+    The open file's size is checked before reading (a 2 GB "sidecar" is never pulled into
+    memory); a file replaced meanwhile is read as its old or its new version, never half.
     """
+    from config_layers.documents import read_capped_bytes
+
     try:
-        info = path.stat()
-    except OSError as error:
-        raise MetadataError(path, f"cannot read file: {error.strerror or error}") from error
-    if not stat.S_ISREG(info.st_mode):
-        raise MetadataError(path, "not a regular file")
-    if info.st_size > max_bytes:
-        raise MetadataError(path, f"file is {info.st_size} bytes, over the {max_bytes}-byte limit")
-    try:
-        with path.open("rb") as handle:
-            # read(n) allocates n bytes up front: ask for what stat promised, plus one to see growth.
-            raw = handle.read(info.st_size + 1)
-    except OSError as error:
-        raise MetadataError(path, f"cannot read file: {error.strerror or error}") from error
-    if len(raw) > info.st_size:
-        raise MetadataError(path, "file changed while being read; try again")
-    return raw
+        return read_capped_bytes(path, max_bytes)
+    except FileError as error:
+        message = error.message
+        if message.startswith(("is a directory", "is not a regular")):
+            message = "not a regular file"
+        elif message == "file not found" or message.startswith("cannot read: "):
+            message = "cannot read file: " + message.removeprefix("cannot read: ")
+        raise MetadataError(path, message) from None
 
 
 # --------------------------------------------------------------------------- JSON
@@ -143,6 +137,12 @@ def decode_utf8(raw: bytes, path: Path, *, key_path: str | None = None) -> str:
 def parse_json_text(text: str, path: Path, *, key_path: str | None = None) -> object:
     """Parse JSON as plain data: NaN/Infinity and duplicate keys are refused, nesting is bounded
     by the interpreter's recursion limit (deeper input is refused, never a RecursionError)."""
+    try:
+        check_text(text, "json")
+    except BoundsError as error:
+        raise MetadataError(
+            path, f"invalid JSON: {error.message}", key_path=key_path, line=error.line, column=error.column
+        ) from None
     try:
         return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:

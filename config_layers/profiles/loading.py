@@ -8,10 +8,11 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
-from config_layers.errors import ConfigErrors, FileError
+from config_layers.documents import DEFAULT_MAX_BYTES, Document, is_regular_file, outside_folder, read_document
+from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors, FileError
 from config_layers.library import FileIndex
 from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
+from config_layers.redaction import shorten
 from config_layers.validation import short_message
 
 #: A sidecar larger than this is refused unread: profiles are a few KiB.
@@ -44,7 +45,11 @@ def sidecar_candidates(file: Path, suffixes: Sequence[str]) -> list[Path]:
 
 def find_sidecar(file: Path, suffixes: Sequence[str]) -> Path | None:
     """The one sidecar beside ``file``; two (TOML and JSON) is an error, not a silent choice."""
-    present = [path for path in sidecar_candidates(file, suffixes) if path.is_file()]
+    present = [path for path in sidecar_candidates(file, suffixes) if is_regular_file(path)]
+    for path in present:
+        refused = outside_folder(file, path)
+        if refused is not None:
+            raise FileError(path, refused)
     if len(present) > 1:
         raise FileError(
             present[0],
@@ -82,21 +87,22 @@ def validate_profile(document: Document, model: type[_P], kind: str) -> _P:
     if "kind" not in data:
         raise document.error((), f"missing 'kind'; expected kind = {kind!r}")
     if data["kind"] != kind:
-        raise document.error(("kind",), f"unknown kind {data['kind']!r}; expected {kind!r}")
+        raise document.error(("kind",), f"unknown kind {shorten(repr(data['kind']))}; expected {kind!r}")
     version = data.get("version")
     if type(version) is not int or version != 1:  # True == 1 and 1.0 == 1 in Python
         shown = data.get("version", "(missing)")
-        raise document.error(("version",), f"unsupported version {shown!r}; this release reads version 1")
+        raise document.error(("version",), f"unsupported version {shorten(repr(shown))}; this release reads version 1")
     try:
         profile = model.model_validate(data)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
         problems = [
-            document.error(tuple(error["loc"]), short_message(error, model)) for error in exc.errors(include_url=False)
+            document.error(tuple(error["loc"]), short_message(error, model)) for error in errors[:MAX_SHOWN_PROBLEMS]
         ]
-        if len(problems) == 1:
+        if len(errors) == 1:
             raise problems[0] from None
         raise ConfigErrors(
-            [str(problem) for problem in problems], title=f"{document.path}: {len(problems)} problems"
+            [str(problem) for problem in problems], title=f"{document.path}: {len(errors)} problems", total=len(errors)
         ) from None
     profile._document = document
     return profile

@@ -62,13 +62,14 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
     An ``exclude`` naming nothing inherited is an error, or a warning when ``lenient``.
     """
     chain: list[StackFile] = []
-    seen: list[str] = []
     current: str | None = name
     while current is not None:
-        if current.casefold() in (s.casefold() for s in seen):
-            cycle = " -> ".join([*seen, current])
+        folded = current.casefold()
+        repeated = next((s for s in chain if s.name.casefold() == folded), None)
+        if repeated is not None:
+            steps = [f"{s.name} ({s.document.path})" for s in chain]
+            cycle = " -> ".join([*steps, f"{repeated.name} ({repeated.document.path})"])
             raise ConfigError(f"LoRA stacks extend each other in a cycle: {cycle}")
-        seen.append(current)
         stack = load(current)
         chain.append(stack)
         current = stack.extends

@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import Document
 from config_layers.errors import ConfigErrors, FileError
 from config_layers.normalize import model_stem
 from config_layers.origin import KeyPath
 from config_layers.prompts.compose import PROMPT_SETTINGS
+from config_layers.redaction import shorten
 from config_layers.schema import LoraName, LoraWeight, Text
 from config_layers.validation import short_message
 
@@ -113,6 +115,8 @@ def parse_stack(name: str, document: Document) -> StackFile:
 def _entries(document: Document, raw: Any, key: KeyPath) -> list[LocatedEntry]:
     if not isinstance(raw, list):
         raise document.error(key, "must be a list of [[...]] entries")
+    if len(raw) > MAX_TABLE_KEYS:
+        raise document.error(key, f"has {len(raw)} entries; a stack holds at most {MAX_TABLE_KEYS}")
     out: list[LocatedEntry] = []
     problems: list[FileError] = []
     for index, item in enumerate(raw):
@@ -127,7 +131,7 @@ def _entries(document: Document, raw: Any, key: KeyPath) -> list[LocatedEntry]:
             for error in exc.errors(include_url=False):
                 message = short_message(error, StackEntry)
                 if error["type"] == "literal_error":
-                    message = f"{error['input']!r} is not a stage; stages: {', '.join(STAGES)}"
+                    message = f"{shorten(repr(error['input']))} is not a stage; stages: {', '.join(STAGES)}"
                 elif error["loc"] == ("applies_to",) and error["type"] == "list_type":
                     message = 'must be a list of stages, e.g. applies_to = ["txt2img"]'
                 problems.append(document.error((*entry_key, *error["loc"]), f"{label}: {message}"))
@@ -155,6 +159,11 @@ def promote_legacy(document: Document, data: dict[str, Any]) -> LocatedEntry:
     file = data.get("lora")
     if not isinstance(file, str) or not file:
         raise document.error(("lora",) if "lora" in data else ("lora_scale",), "legacy 'lora' must name a LoRA file")
+    if not model_stem(file).strip():
+        raise document.error(
+            ("lora",),
+            f"legacy 'lora' = {shorten(repr(file))} names no file; give one, as lora = \"detail.safetensors\"",
+        )
     raw = {"name": model_stem(file), "file": file, "scale": data.get("lora_scale", 1.0), "applies_to": list(STAGES)}
     try:
         entry = StackEntry.model_validate(raw)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config_layers.errors import ConfigError, NotFoundError
+from config_layers.redaction import shorten
 
 
 def resolve_lora_file(file: str, directories: Sequence[Path], *, what: str = "LoRA") -> Path:
@@ -18,18 +19,25 @@ def resolve_lora_file(file: str, directories: Sequence[Path], *, what: str = "Lo
     if not directories:
         raise NotFoundError("LoRA file", file, [])
     roots = [Path(d).resolve() for d in directories]
+    if "\x00" in file:
+        raise ConfigError("contains a NUL character, which no file name can hold")
     given = Path(file)
     candidates = [given] if given.is_absolute() else [root / given for root in roots]
+    shown = shorten(repr(file))
     for candidate in candidates:
         lexical = Path(os.path.normpath(candidate))
         if not any(lexical.is_relative_to(root) for root in roots):
-            raise ConfigError(f"{file!r} is outside the {what} directories ({', '.join(map(str, roots))})")
-        if not candidate.exists():
-            continue
-        real = candidate.resolve()
+            raise ConfigError(f"{shown} is outside the {what} directories ({', '.join(map(str, roots))})")
+        try:
+            if not candidate.exists():
+                continue
+            real = candidate.resolve(strict=True)
+            is_file = real.is_file()
+        except (OSError, RuntimeError) as exc:  # a name over the OS limit, a symlink loop, no access
+            raise ConfigError(f"{shown} cannot be opened: {getattr(exc, 'strerror', None) or exc}") from None
         if not any(real.is_relative_to(root) for root in roots):
-            raise ConfigError(f"{file!r} is a link to {real}, outside the {what} directories")
-        if not real.is_file():
-            raise ConfigError(f"{file!r} is not a file")
+            raise ConfigError(f"{shown} is a link to {real}, outside the {what} directories")
+        if not is_file:
+            raise ConfigError(f"{shown} is not a file")
         return real
-    raise NotFoundError("LoRA file", file, [str(root) for root in roots])
+    raise NotFoundError(f"{what} file", file, [str(root) for root in roots])
