@@ -105,7 +105,7 @@ def test_deep_env_values_and_names_are_clear_errors(library: Library, environ: d
 
 def test_env_table_value_and_a_key_below_it(library: Library) -> None:
     environ = {"STABLENEW_TXT2IMG": "{steps=3}", "STABLENEW_TXT2IMG__STEPS": "4"}
-    with pytest.raises(ConfigError, match="STABLENEW_TXT2IMG: txt2img is a table; set its keys as STABLENEW_TXT2IMG__<KEY>"):
+    with pytest.raises(ConfigError, match="STABLENEW_TXT2IMG: txt2img is a table; set its keys as"):
         library.builder(environ=environ).build()
 
 
