@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from config_layers.adapter import build_pipeline_config_with_profiles
     from config_layers.builder import ConfigBuilder
     from config_layers.errors import ConfigError, ConfigErrors, FileError, NotFoundError
-    from config_layers.origin import LAYER_ORDER, Origin
-    from config_layers.provenance import BuildReport, FieldProvenance, Provenance
-    from config_layers.schema import PipelineConfig
+    from config_layers.provenance.origin import LAYER_ORDER, Origin
+    from config_layers.provenance.report import BuildReport, FieldProvenance, Provenance
+    from config_layers.schema.config import PipelineConfig
 
 _EXPORTS = {
     "build_pipeline_config_with_profiles": "config_layers.adapter",
@@ -29,12 +29,12 @@ _EXPORTS = {
     "ConfigErrors": "config_layers.errors",
     "FileError": "config_layers.errors",
     "NotFoundError": "config_layers.errors",
-    "LAYER_ORDER": "config_layers.origin",
-    "Origin": "config_layers.origin",
-    "BuildReport": "config_layers.provenance",
-    "FieldProvenance": "config_layers.provenance",
-    "Provenance": "config_layers.provenance",
-    "PipelineConfig": "config_layers.schema",
+    "LAYER_ORDER": "config_layers.provenance.origin",
+    "Origin": "config_layers.provenance.origin",
+    "BuildReport": "config_layers.provenance.report",
+    "FieldProvenance": "config_layers.provenance.report",
+    "Provenance": "config_layers.provenance.report",
+    "PipelineConfig": "config_layers.schema.config",
 }
 
 __all__ = [

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from config_layers.builder import ConfigBuilder
-from config_layers.schema import PipelineConfig
+from config_layers.schema.config import PipelineConfig
 
 
 def build_pipeline_config_with_profiles(

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache, IdentityMemo, shared, shared_cache
+from config_layers.discovery.files import FileIndex
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigError, ConfigErrors, NotFoundError
-from config_layers.foreign import ForeignReader, foreign_paths
 from config_layers.layers.base import ConfigPath, Layer
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layers
@@ -31,15 +31,12 @@ from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
 from config_layers.learning.learned_file import LearnedProfile, learned_path, load_learned_profile
 from config_layers.learning.presets import PresetCandidate, evidence_notes, rank_candidates
-from config_layers.library import FileIndex
-from config_layers.lora_plan import LoraPlan, plan_loras
 from config_layers.loras.inspect import LoraInspection, inspect_lora, key_check
-from config_layers.merge import KeyCasing, merge_layers
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
-from config_layers.normalization import normalize_config
-from config_layers.normalize import model_stem
-from config_layers.origin import Origin, origin_error
-from config_layers.priors import combine_lora_priors, combine_model_priors
+from config_layers.names import model_stem
+from config_layers.pipeline.merge import KeyCasing, merge_layers
+from config_layers.pipeline.normalize import normalize_config
+from config_layers.plan import LoraPlan, plan_loras
 from config_layers.profiles.families import lora_compatibility
 from config_layers.profiles.library import ProfileLibrary
 from config_layers.profiles.loading import (
@@ -57,9 +54,13 @@ from config_layers.profiles.suggest import (
     choose_lora_weight,
     suggest_preset_for,
 )
-from config_layers.provenance import BuildReport, History, LayerSummary, Provenance, format_path
-from config_layers.redaction import show
-from config_layers.schema import SECRET_LEAVES, PipelineConfig, iter_leaves
+from config_layers.provenance.origin import Origin, origin_error
+from config_layers.provenance.redaction import show
+from config_layers.provenance.report import BuildReport, History, LayerSummary, Provenance, format_path
+from config_layers.resolve.foreign import ForeignReader, foreign_paths
+from config_layers.resolve.priors import combine_lora_priors, combine_model_priors
+from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
+from config_layers.schema.messages import is_text_field, short_message
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
     LEGACY_KEYS,
@@ -74,10 +75,9 @@ from config_layers.stacks import (
     parse_stack,
     promote_legacy,
 )
-from config_layers.validation import is_text_field, short_message
 
 if TYPE_CHECKING:
-    from config_layers.hashing import HashCache
+    from config_layers.discovery.hashing import HashCache
 
 log = logging.getLogger("config_layers")
 
@@ -476,7 +476,7 @@ class ConfigBuilder:
         return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
 
     def _hashes(self) -> HashCache:
-        from config_layers.hashing import HashCache  # hashing is opt-in: keep hashlib off the import path
+        from config_layers.discovery.hashing import HashCache  # hashing is opt-in: keep hashlib off the import path
 
         with self._library_lock:
             if self._hash_cache is None:

@@ -12,8 +12,8 @@ import typer
 from config_layers.builder import ConfigBuilder, text_field
 from config_layers.errors import ConfigError
 from config_layers.layers.env import parse_value
-from config_layers.redaction import shorten, show
-from config_layers.schema import PipelineConfig
+from config_layers.provenance.redaction import shorten, show
+from config_layers.schema.config import PipelineConfig
 from config_layers.shipped import examples_dir
 from config_layers.stacks import STAGES
 
@@ -155,7 +155,7 @@ def build(
 
     With no --models-dir/--loras-dir the shipped examples/ library is used.
     """
-    from config_layers import dumps
+    from config_layers.output import dumps
 
     try:
         config = _build(**_build_options(locals()))
@@ -302,14 +302,14 @@ def scan(
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise _fail(ConfigError(f"not a folder: {', '.join(missing)}"))
-    from config_layers.hashing import HashCache
+    from config_layers.discovery.hashing import HashCache
 
     library = profiles_dir if profiles_dir is not None else [shipped_profiles()]
     entries = Scanner(library, HashCache() if hash_files else None).scan(folders, progress=True)
     if output is Format.json:
         typer.echo(json.dumps([entry.summary() for entry in entries], indent=2))
         return
-    from config_layers.dumps import print_scan
+    from config_layers.output.dumps import print_scan
 
     print_scan(entries)
 

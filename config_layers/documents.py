@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from config_layers.bounds import BoundsError, check_text
 from config_layers.errors import FileError
-from config_layers.origin import KeyPath, Position
 from config_layers.positions import json_positions, toml_positions
+from config_layers.provenance.origin import KeyPath, Position
 
 DocumentFormat = Literal["toml", "json"]
 

@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from config_layers.cache import FileCache, StatKey
+from config_layers.discovery.files import BrokenEntry, FileIndex
+from config_layers.discovery.hashing import HashCache
 from config_layers.documents import is_regular_file
 from config_layers.errors import ConfigError, FileError
-from config_layers.foreign import FOREIGN_SUFFIXES, ForeignReader
-from config_layers.hashing import HashCache
-from config_layers.library import BrokenEntry, FileIndex
 from config_layers.loras.inspect import key_format_label
 from config_layers.metadata import ForeignPriors, MetadataError, priors_from_metadata, read_safetensors_metadata
-from config_layers.normalize import model_stem
-from config_layers.priors import Candidate, combine_lora_priors, combine_model_priors
+from config_layers.names import model_stem
 from config_layers.profiles.library import ProfileLibrary
 from config_layers.profiles.loading import (
     LORA_SIDECAR_SUFFIXES,
@@ -29,6 +27,8 @@ from config_layers.profiles.loading import (
     sidecar_candidates,
 )
 from config_layers.profiles.models import LoraProfile, ModelProfile
+from config_layers.resolve.foreign import FOREIGN_SUFFIXES, ForeignReader
+from config_layers.resolve.priors import Candidate, combine_lora_priors, combine_model_priors
 
 Kind = Literal["model", "lora"]
 _LORA_FOLDERS = frozenset({"lora", "loras", "lycoris", "locon"})

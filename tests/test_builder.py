@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from config_layers import LAYER_ORDER, ConfigBuilder, ConfigError, PipelineConfig
-from config_layers.schema import schema_defaults
+from config_layers.schema.config import schema_defaults
 from config_layers.shipped import default_settings_file, examples_dir
 from tests.conftest import MODEL_TOML, Library
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.cache import FileCache
-from config_layers.foreign import ForeignReader, foreign_paths
 from config_layers.metadata import priors_from_safetensors, read_civitai_info
+from config_layers.resolve.foreign import ForeignReader, foreign_paths
 from tests.conftest import MODEL_TOML, Library, write_stub_safetensors
 
 CKPT_SHA, SAFE_SHA, OTHER_SHA = "aa" * 32, "bb" * 32, "cc" * 32

@@ -64,7 +64,7 @@ BUILDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 def golden_builds(tmp: Path) -> str:
     """Every golden build as one JSON text, paths made relative."""
     from config_layers import ConfigBuilder
-    from config_layers.dumps import to_json
+    from config_layers.output.dumps import to_json
 
     models = REPO / "examples" / "models"
     user = tmp / "user.toml"

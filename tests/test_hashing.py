@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from config_layers.hashing import HashCache, autov2
+from config_layers.discovery.hashing import HashCache, autov2
 
 
 def test_hash_is_cached_by_path_size_and_mtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from config_layers.builder import _selection
 from config_layers.layers.base import mapped_layer
 from config_layers.layers.overrides import overrides_layer
-from config_layers.merge import KeyCasing, merge_tables
+from config_layers.pipeline.merge import KeyCasing, merge_tables
 
 keys = st.text(alphabet="aAbB _xX", max_size=4)
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from config_layers.cli import app
+from config_layers.discovery.files import FileIndex
 from config_layers.errors import ConfigError, NotFoundError
-from config_layers.library import FileIndex
 from config_layers.scan import Scanner
 from tests.conftest import MODEL_TOML, Library, write_stub_safetensors
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from config_layers.payload import lora_token
+from config_layers.output.payload import lora_token
 from tests.conftest import MODEL_TOML, Library, write_stub_safetensors
 
 STACK = """\

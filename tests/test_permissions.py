@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from config_layers import ConfigBuilder, ConfigError
-from config_layers.hashing import HashCache
+from config_layers.discovery.hashing import HashCache
 from config_layers.scan import Scanner
 from tests.conftest import write_stub_safetensors
 

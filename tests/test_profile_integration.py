@@ -7,7 +7,7 @@ import pytest
 from config_layers import build_pipeline_config_with_profiles
 from config_layers.builder import ConfigBuilder
 from config_layers.profiles import SuggestedPreset
-from config_layers.schema import PipelineConfig
+from config_layers.schema.config import PipelineConfig
 from tests.conftest import Library
 
 SUGGESTED = SuggestedPreset(

@@ -17,7 +17,7 @@ from config_layers.prompts import prompt_report, render_report, split_phrases, t
 from config_layers.prompts.a1111 import parse_attention
 from config_layers.prompts.compose import Composed, Part, compose, dedupe
 from config_layers.prompts.tokenizer import ClipTokenizer, EstimateTokenizer, get_tokenizer
-from config_layers.schema import PipelineConfig
+from config_layers.schema.config import PipelineConfig
 from tests.conftest import MODEL_TOML, Library, write_stub_safetensors
 
 CLIP = get_tokenizer()

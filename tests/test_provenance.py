@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config_layers.layers.base import Layer, mapped_layer
-from config_layers.merge import merge_layers
-from config_layers.origin import LAYER_ORDER, Origin
-from config_layers.provenance import Provenance, format_path
-from config_layers.schema import iter_leaves
+from config_layers.pipeline.merge import merge_layers
+from config_layers.provenance.origin import LAYER_ORDER, Origin
+from config_layers.provenance.report import Provenance, format_path
+from config_layers.schema.config import iter_leaves
 from tests.conftest import Library
 
 
@@ -74,7 +74,7 @@ def test_unknown_key_in_provenance_suggests_the_right_one(library: Library) -> N
 
 
 def test_secrets_are_redacted_in_every_dump(library: Library) -> None:
-    from config_layers import dumps
+    from config_layers.output import dumps
 
     cfg = library.builder(environ={"STABLENEW_WEBUI__PASSWORD": "hunter2"}).build()
     assert cfg.webui.password.get_secret_value() == "hunter2"

@@ -128,7 +128,7 @@ def test_a_second_scan_reuses_entries_until_a_file_beside_changes(shelf: Path) -
 
 
 def test_scan_with_hashing_matches_the_library_by_hash(tmp_path: Path) -> None:
-    from config_layers.hashing import HashCache
+    from config_layers.discovery.hashing import HashCache
     from tests.conftest import MODEL_TOML
 
     model = write_stub_safetensors(tmp_path / "models" / "downloaded_name.safetensors", {"z": "1"})

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 from config_layers.cli import app
 from config_layers.errors import ConfigError
 from config_layers.layers.stablenew_env import classify, env_report, stablenew_names
-from config_layers.schema import PipelineConfig
-from config_layers.validation import annotation_at
+from config_layers.schema.config import PipelineConfig
+from config_layers.schema.messages import annotation_at
 from tests.conftest import MODEL_TOML, Library
 
 #: What StableNew's own process typically has set (names from its src/config/app_config.py).

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from config_layers.dumps import to_json
 from config_layers.errors import ConfigError
+from config_layers.output.dumps import to_json
 from tests.conftest import MODEL_TOML, Library
 
 V2_TOML = (

@@ -18,11 +18,11 @@ from config_layers import ConfigError, FileError
 from config_layers.authoring.user_edit import set_value
 from config_layers.bounds import MAX_DEPTH, check_text
 from config_layers.cli import app
+from config_layers.discovery.hashing import HashCache
 from config_layers.documents import read_document
-from config_layers.dumps import to_json, to_toml
 from config_layers.errors import ConfigErrors
-from config_layers.hashing import HashCache
-from config_layers.normalize import strip_model_hash
+from config_layers.names import strip_model_hash
+from config_layers.output.dumps import to_json, to_toml
 from tests.conftest import MODEL_TOML, Library, write_stub_safetensors
 
 runner = CliRunner()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from config_layers.schema import WebUIFlavor
-from config_layers.webui_fields import accepted_keys
+from config_layers.output.webui_fields import accepted_keys
+from config_layers.schema.config import WebUIFlavor
 from tests.conftest import MODEL_TOML, Library
 
 #: WebUI option names (shared_options) our override_settings may use.

@@ -8,8 +8,7 @@ from typing import Any
 from config_layers.atomic import write_text_atomic
 from config_layers.documents import parse_document
 from config_layers.errors import ConfigError
-from config_layers.foreign import stem_of
-from config_layers.normalize import model_stem
+from config_layers.names import model_stem
 from config_layers.profiles.loading import (
     LORA_SIDECAR_SUFFIXES,
     MODEL_SIDECAR_SUFFIXES,
@@ -17,6 +16,7 @@ from config_layers.profiles.loading import (
     validate_profile,
 )
 from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
+from config_layers.resolve.foreign import stem_of
 from config_layers.scan import ScanEntry
 
 

@@ -13,9 +13,9 @@ from config_layers.bounds import MAX_DEPTH
 from config_layers.documents import read_document
 from config_layers.errors import ConfigError, FileError
 from config_layers.layers.base import nest
-from config_layers.redaction import shorten, show
-from config_layers.schema import PipelineConfig, schema_defaults
-from config_layers.validation import allowed_keys, did_you_mean, short_message
+from config_layers.provenance.redaction import shorten, show
+from config_layers.schema.config import PipelineConfig, schema_defaults
+from config_layers.schema.messages import allowed_keys, did_you_mean, short_message
 
 
 def check_setting(key: str, value: Any) -> None:

@@ -3,7 +3,7 @@
 The file is TOML: ``[general]``, ``[[datasets]]`` and ``[[datasets.subsets]]``. A subset's
 setting falls back subset > dataset > general > kohya's built-in default (a dataset's own
 settings: dataset > general > default), which is a layered config: each level becomes one
-:class:`~config_layers.layers.base.Layer` and :func:`~config_layers.merge.merge_layers` merges
+:class:`~config_layers.layers.base.Layer` and :func:`~config_layers.pipeline.merge.merge_layers` merges
 them, so every effective value knows its level and its ``file:line:col``.
 
 Keys, types, defaults and rules follow sd-scripts' ``library/config_util.py``: unknown keys are
@@ -21,8 +21,8 @@ from typing import Any, Final, Literal, cast
 
 from config_layers.documents import Document, format_key_path, read_document
 from config_layers.layers.base import Layer, mapped_layer
-from config_layers.merge import merge_layers
-from config_layers.origin import KeyPath, LayerName, Origin
+from config_layers.pipeline.merge import merge_layers
+from config_layers.provenance.origin import KeyPath, LayerName, Origin
 
 Level = Literal["default", "general", "dataset", "subset"]
 Check = Callable[[Any], bool]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config_layers.documents import Document
-from config_layers.origin import KeyPath, LayerName, Origin
+from config_layers.provenance.origin import KeyPath, LayerName, Origin
 
 ConfigPath = tuple[str, ...]
 

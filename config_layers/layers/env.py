@@ -20,8 +20,8 @@ from config_layers.bounds import MAX_DEPTH, BoundsError, check_text
 from config_layers.errors import ConfigError, ConfigErrors
 from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.stablenew_env import RESERVED_SUFFIXES, classify_environment, legacy_values
-from config_layers.origin import KeyPath, Origin
-from config_layers.redaction import shorten
+from config_layers.provenance.origin import KeyPath, Origin
+from config_layers.provenance.redaction import shorten
 
 
 def parse_value(raw: str, *, text: bool = False) -> Any:

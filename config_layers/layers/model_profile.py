@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from config_layers.layers.base import Layer, empty_layer, mapped_layer
-from config_layers.normalize import split_sampler
-from config_layers.origin import KeyPath, Origin
+from config_layers.names import split_sampler
 from config_layers.profiles.models import KeyOrigin, ModelProfile, _Profile
 from config_layers.profiles.suggest import SuggestedPreset
 from config_layers.prompts.compose import PROMPT_SETTINGS
+from config_layers.provenance.origin import KeyPath, Origin
 
 #: A1111's scheduler choice (>= 1.9) meaning "the sampler's own default".
 AUTOMATIC_SCHEDULER = "Automatic"

@@ -8,7 +8,7 @@ from typing import Any
 from config_layers.bounds import MAX_DEPTH, check_depth
 from config_layers.errors import ConfigError
 from config_layers.layers.base import Layer, mapped_layer, nest
-from config_layers.origin import Origin
+from config_layers.provenance.origin import Origin
 
 
 def overrides_layer(overrides: Mapping[str, Any] | None, model: str | None, loras: Sequence[str]) -> Layer:

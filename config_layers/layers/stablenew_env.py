@@ -18,9 +18,9 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal, get_origin
 
-from config_layers.provenance import REDACTED
-from config_layers.schema import SECRET_LEAVES, PipelineConfig
-from config_layers.validation import allowed_keys, annotation_at, did_you_mean
+from config_layers.provenance.report import REDACTED
+from config_layers.schema.config import SECRET_LEAVES, PipelineConfig
+from config_layers.schema.messages import allowed_keys, annotation_at, did_you_mean
 
 Fate = Literal["read", "legacy", "ignored", "refused"]
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from config_layers.learning.records import RECORD_KINDS, Knobs, Run, Skip
-from config_layers.normalize import model_stem, round_to_precision
+from config_layers.names import model_stem, round_to_precision
 
 KIND_WEIGHTS: dict[str, float] = {"experiment": 1.0, "review": 0.5}
 LEGACY_WEIGHT = 0.5

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.atomic import write_text_atomic
+from config_layers.discovery.files import FileIndex
 from config_layers.errors import ConfigError, ConfigErrors, FileError, NotFoundError
 from config_layers.learning.groups import Group, Learner
 from config_layers.learning.learned_file import (
@@ -26,8 +27,7 @@ from config_layers.learning.learned_file import (
     regenerate_command,
 )
 from config_layers.learning.records import Problem, Run, Skip, read_records
-from config_layers.library import FileIndex
-from config_layers.origin import display_path
+from config_layers.provenance.origin import display_path
 
 #: Bad lines and skipped records listed in a report (all are counted).
 MAX_LISTED = 50

@@ -19,12 +19,12 @@ from pydantic import Field
 
 from config_layers.documents import read_document
 from config_layers.errors import FileError
-from config_layers.foreign import stem_of
 from config_layers.learning.groups import EVIDENCE_LIMIT, Group
-from config_layers.normalize import model_stem, round_to_precision
+from config_layers.names import model_stem, round_to_precision
 from config_layers.profiles.loading import MAX_SIDECAR_BYTES, validate_profile
 from config_layers.profiles.models import ModelPreset, Rating, _Profile, _Strict
-from config_layers.schema import Name, Text
+from config_layers.resolve.foreign import stem_of
+from config_layers.schema.config import Name, Text
 
 LEARNED_SUFFIX = ".learned.toml"
 #: The first line of every learned file; a file without it is not ours to replace.

@@ -8,9 +8,9 @@ from typing import Any
 
 from config_layers.layers.model_profile import profile_origin, profile_source
 from config_layers.learning.learned_file import LearnedProfile
-from config_layers.origin import display_path
 from config_layers.profiles.models import RATING_RANK, LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LEARNED_SOURCE, choose_lora_weight, choose_preset, rank_presets
+from config_layers.provenance.origin import display_path
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 
-from config_layers.normalize import model_stem, round_to_precision, scheduler_label, split_sampler
-from config_layers.origin import display_path
+from config_layers.names import model_stem, round_to_precision, scheduler_label, split_sampler
+from config_layers.provenance.origin import display_path
 
 #: ``metadata.record_kind`` values StableNew writes, and how this module counts them.
 RECORD_KINDS: dict[str, str] = {

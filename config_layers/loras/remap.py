@@ -24,7 +24,7 @@ from config_layers.atomic import write_bytes_atomic
 from config_layers.documents import Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, FileError
 from config_layers.loras.keyformat import DTYPE_SIZES, TensorIndex, TensorInfo, classify_keys, read_tensor_index
-from config_layers.validation import short_message
+from config_layers.schema.messages import short_message
 
 KEYMAPS_DIR: Final[Path] = Path(__file__).resolve().parent / "keymaps"
 SHIPPED_KEYMAP: Final[Path] = KEYMAPS_DIR / "mlx-flux-to-kohya.toml"

@@ -27,7 +27,7 @@ from config_layers.metadata.types import (
     expect_text,
     read_capped,
 )
-from config_layers.normalize import round_to_precision
+from config_layers.names import round_to_precision
 
 #: Keys the WebUI's user-metadata editors write (any one of them marks an A1111 file).
 A1111_KEYS: Final[frozenset[str]] = frozenset(

@@ -40,8 +40,8 @@ from config_layers.metadata.types import (
     unique_phrases,
     unsafe_character,
 )
-from config_layers.normalize import model_stem as bare_model_stem
-from config_layers.normalize import round_to_precision, scheduler_label, split_sampler
+from config_layers.names import model_stem as bare_model_stem
+from config_layers.names import round_to_precision, scheduler_label, split_sampler
 
 #: Keys that mark Civitai data (a model has ``modelVersions``; a model version the others).
 CIVITAI_MARKER_KEYS: Final[frozenset[str]] = frozenset({"modelVersions", "modelId", "baseModel", "trainedWords"})

@@ -30,7 +30,7 @@ from config_layers.metadata.types import (
     type_name,
     unique_phrases,
 )
-from config_layers.normalize import round_to_precision
+from config_layers.names import round_to_precision
 
 
 def _usage_strength(raw: object, path: Path) -> ForeignValue | None:

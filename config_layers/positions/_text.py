@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from config_layers.origin import Position
+from config_layers.provenance.origin import Position
 
 _NEWLINE = re.compile("\n")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
 
-from config_layers.origin import KeyPath, Position
 from config_layers.positions._text import LineIndex
+from config_layers.provenance.origin import KeyPath, Position
 
 _WS = re.compile(r"[ \t\r\n]*")
 _SCALAR = re.compile(r"[^\s,\]\}]+")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from config_layers.origin import KeyPath, Position
 from config_layers.positions._text import LineIndex
+from config_layers.provenance.origin import KeyPath, Position
 
 _BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 _INLINE_WS = re.compile(r"[ \t]*")

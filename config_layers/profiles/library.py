@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from config_layers.errors import ConfigError, FileError
-from config_layers.normalize import model_stem
+from config_layers.names import model_stem
 from config_layers.profiles.loading import (
     LORA_SIDECAR_SUFFIXES,
     MODEL_SIDECAR_SUFFIXES,

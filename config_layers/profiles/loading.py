@@ -8,12 +8,12 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from config_layers.discovery.files import FileIndex
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, is_regular_file, outside_folder, read_document
 from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors, FileError
-from config_layers.library import FileIndex
 from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
-from config_layers.redaction import shorten
-from config_layers.validation import short_message
+from config_layers.provenance.redaction import shorten
+from config_layers.schema.messages import short_message
 
 #: A sidecar larger than this is refused unread: profiles are a few KiB.
 MAX_SIDECAR_BYTES = DEFAULT_MAX_BYTES

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from config_layers.origin import KeyPath, PositionLookup
 from config_layers.profiles.families import BaseType
-from config_layers.schema import Dimension, Fraction, LoraName, LoraWeight, Name, Text
+from config_layers.provenance.origin import KeyPath, PositionLookup
+from config_layers.schema.config import Dimension, Fraction, LoraName, LoraWeight, Name, Text
 
 if TYPE_CHECKING:
     from config_layers.documents import Document

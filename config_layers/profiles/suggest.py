@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from config_layers.errors import ConfigError
-from config_layers.normalize import model_stem
-from config_layers.origin import KeyPath
+from config_layers.names import model_stem
 from config_layers.profiles.families import lora_compatibility
 from config_layers.profiles.models import RATING_RANK, LoraProfile, ModelPreset, ModelProfile
+from config_layers.provenance.origin import KeyPath
 
 #: The weight a LoRA gets when nothing recommends one.
 DEFAULT_LORA_WEIGHT = 0.6

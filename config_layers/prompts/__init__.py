@@ -15,7 +15,7 @@ from config_layers.prompts.render import explain_prompt, render_report
 from config_layers.prompts.tokenizer import get_tokenizer
 
 if TYPE_CHECKING:
-    from config_layers.schema import PipelineConfig
+    from config_layers.schema.config import PipelineConfig
 
 __all__ = [
     "EVICTION_ORDER",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from config_layers.errors import ConfigError
-from config_layers.origin import Origin, origin_error
 from config_layers.profiles.families import base_type_family
 from config_layers.prompts.compose import (
     SEPARATOR,
@@ -30,9 +29,10 @@ from config_layers.prompts.compose import (
     positive_parts,
 )
 from config_layers.prompts.tokenizer import CHUNK_LENGTH, Tokenizer, get_tokenizer
+from config_layers.provenance.origin import Origin, origin_error
 
 if TYPE_CHECKING:
-    from config_layers.schema import PipelineConfig
+    from config_layers.schema.config import PipelineConfig
 
 #: Parts dropped, in this order, while the prompt is over budget.
 EVICTION_ORDER = ("style_prompt", "quality_prompt")

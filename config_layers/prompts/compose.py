@@ -15,9 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from config_layers.normalize import model_stem
-from config_layers.origin import Origin
-from config_layers.payload import lora_token
+from config_layers.names import model_stem
+from config_layers.output.payload import lora_token
 from config_layers.prompts.a1111 import (
     DEFAULT_BACKTRACK,
     Chunked,
@@ -27,9 +26,10 @@ from config_layers.prompts.a1111 import (
 )
 from config_layers.prompts.a1111 import chunk as chunk_tokens
 from config_layers.prompts.tokenizer import Tokenizer
+from config_layers.provenance.origin import Origin
 
 if TYPE_CHECKING:
-    from config_layers.schema import PipelineConfig
+    from config_layers.schema.config import PipelineConfig
 
 #: The prompt parts besides ``prompt`` and ``negative_prompt``, settable from any layer.
 PART_FIELDS = ("quality_prompt", "style_prompt", "quality_negative")

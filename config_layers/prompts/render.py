@@ -9,7 +9,7 @@ from config_layers.prompts.compose import Composed
 from config_layers.prompts.tokenizer import CHUNK_LENGTH
 
 if TYPE_CHECKING:
-    from config_layers.schema import PipelineConfig
+    from config_layers.schema.config import PipelineConfig
 
 _SEPARATORS = 'separators (", ")'
 

@@ -1,6 +1,7 @@
 """Named LoRA stacks: base stacks, derived stacks (``extends`` with ``exclude``/``add``),
 stage filtering, the legacy flat ``lora``/``lora_scale`` keys, and safe file resolution."""
 
+from config_layers.discovery.confine import resolve_lora_file
 from config_layers.stacks.compose import ComposedStack, Exclusion, StackStep, compose_stack
 from config_layers.stacks.loading import STACK_SUFFIX, find_stack, load_stack
 from config_layers.stacks.models import (
@@ -13,7 +14,6 @@ from config_layers.stacks.models import (
     parse_stack,
     promote_legacy,
 )
-from config_layers.stacks.paths import resolve_lora_file
 
 __all__ = [
     "LEGACY_KEYS",

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from config_layers.documents import Document
 from config_layers.errors import ConfigError
-from config_layers.origin import KeyPath
 from config_layers.prompts.compose import PROMPT_SETTINGS
+from config_layers.provenance.origin import KeyPath
 from config_layers.stacks.models import LocatedEntry, StackFile, Stage
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from config_layers.documents import DEFAULT_MAX_BYTES, read_document
 from config_layers.errors import ConfigError, NotFoundError
-from config_layers.redaction import shorten
+from config_layers.provenance.redaction import shorten
 from config_layers.stacks.models import StackFile, parse_stack
 
 STACK_SUFFIX = ".lorastack.toml"

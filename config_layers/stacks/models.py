@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import Document
 from config_layers.errors import ConfigErrors, FileError
-from config_layers.normalize import model_stem
-from config_layers.origin import KeyPath
+from config_layers.names import model_stem
 from config_layers.prompts.compose import PROMPT_SETTINGS
-from config_layers.redaction import shorten
-from config_layers.schema import LoraName, LoraWeight, Text
-from config_layers.validation import short_message
+from config_layers.provenance.origin import KeyPath
+from config_layers.provenance.redaction import shorten
+from config_layers.schema.config import LoraName, LoraWeight, Text
+from config_layers.schema.messages import short_message
 
 Stage = Literal["txt2img", "img2img", "hires", "refiner", "adetailer", "upscale"]
 STAGES: tuple[Stage, ...] = ("txt2img", "img2img", "hires", "refiner", "adetailer", "upscale")

@@ -1,4 +1,4 @@
-"""split_sampler, scheduler_label and round_to_precision (config_layers.normalize)."""
+"""split_sampler, scheduler_label and round_to_precision (config_layers.names)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config_layers.normalize import model_stem, round_to_precision, scheduler_label, split_sampler
+from config_layers.names import model_stem, round_to_precision, scheduler_label, split_sampler
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
-    from config_layers.provenance import BuildReport, FieldProvenance, Provenance
+    from config_layers.provenance.report import BuildReport, FieldProvenance, Provenance
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -49,7 +49,7 @@ class _Section(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # repr/str must not show a URL's password (webui.url = "http://user:pw@host").
-        from config_layers.redaction import redact_text
+        from config_layers.provenance.redaction import redact_text
 
         for name, value in super().__repr_args__():
             yield name, redact_text(value) if isinstance(value, str) else value
@@ -229,7 +229,7 @@ class PipelineConfig(_Section):
         """The ``/sdapi/v1/<stage>`` payload (``txt2img`` or ``img2img``; default: the stage this
         config was built for) for the WebUI ``flavor`` (default: ``webui.flavor``), with
         ``<lora:name:weight>`` tokens and (when ``triggers``) trigger words in the prompt."""
-        from config_layers.payload import webui_payload
+        from config_layers.output.payload import webui_payload
 
         return webui_payload(self, stage, triggers=triggers, flavor=flavor)
 

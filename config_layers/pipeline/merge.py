@@ -20,8 +20,8 @@ from typing import Any
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
-from config_layers.origin import KeyPath, origin_error
-from config_layers.provenance import Assignment, History
+from config_layers.provenance.origin import KeyPath, origin_error
+from config_layers.provenance.report import Assignment, History
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _MERGE_MARKERS = frozenset({"dynaconf_merge", "dynaconf_merge_unique"})

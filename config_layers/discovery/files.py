@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config_layers.discovery.confine import resolve_lora_file
 from config_layers.errors import ConfigError, NotFoundError
-from config_layers.normalize import model_stem, strip_model_hash
-from config_layers.stacks.paths import resolve_lora_file
+from config_layers.names import model_stem, strip_model_hash
 
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
 

@@ -66,8 +66,8 @@ def is_secret_path(path: tuple[str | int, ...]) -> bool:
     """Whether the value at ``path`` (a config path) must never be shown: a credential leaf of
     the schema or anything below one, or a key the schema does not know whose name looks
     like a credential (at any depth)."""
-    from config_layers.schema import SECRET_LEAVES, PipelineConfig
-    from config_layers.validation import _unwrap
+    from config_layers.schema.config import SECRET_LEAVES, PipelineConfig
+    from config_layers.schema.messages import _unwrap
 
     folded = tuple(str(part).casefold() for part in path)
     if any(folded[:depth] in SECRET_LEAVES for depth in range(1, len(folded) + 1)):

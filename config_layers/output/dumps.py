@@ -10,8 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from config_layers.provenance import format_path
-from config_layers.schema import PipelineConfig, iter_leaves
+from config_layers.provenance.report import format_path
+from config_layers.schema.config import PipelineConfig, iter_leaves
 
 if TYPE_CHECKING:
     from config_layers.scan import ScanEntry

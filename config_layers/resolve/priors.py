@@ -316,7 +316,7 @@ def _drop_rejected(
 ) -> bool:
     """Drop the taken aspects ``exc`` rejects (falling back to ``base``'s value), recording why.
     False when nothing taken was at fault."""
-    from config_layers.validation import short_message
+    from config_layers.schema.messages import short_message
 
     dropped = False
     for error in exc.errors(include_url=False):

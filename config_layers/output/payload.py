@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from config_layers.schema import HiresStage, PipelineConfig, WebUIFlavor
+    from config_layers.schema.config import HiresStage, PipelineConfig, WebUIFlavor
 
 PAYLOAD_STAGES = ("txt2img", "img2img")
 FLAVORS: tuple[WebUIFlavor, ...] = ("a1111", "forge")
@@ -115,7 +115,7 @@ def _hires_keys(hires: HiresStage, flavor: WebUIFlavor) -> dict[str, Any]:
 
 def forge_only_changes(config: PipelineConfig) -> list[str]:
     """The Forge-only fields of ``config`` set away from their schema defaults."""
-    from config_layers.schema import HiresStage, Txt2ImgStage
+    from config_layers.schema.config import HiresStage, Txt2ImgStage
 
     changed = []
     if config.txt2img.distilled_cfg_scale != Txt2ImgStage().distilled_cfg_scale:

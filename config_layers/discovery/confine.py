@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from config_layers.errors import ConfigError, NotFoundError
-from config_layers.redaction import shorten
+from config_layers.provenance.redaction import shorten
 
 
 def resolve_lora_file(file: str, directories: Sequence[Path], *, what: str = "LoRA") -> Path:

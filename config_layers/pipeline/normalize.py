@@ -17,9 +17,9 @@ import dataclasses
 from typing import Any
 
 from config_layers.layers.base import ConfigPath
-from config_layers.normalize import round_to_precision, split_sampler, strip_model_hash
-from config_layers.provenance import Assignment, History
-from config_layers.schema import iter_leaves
+from config_layers.names import round_to_precision, split_sampler, strip_model_hash
+from config_layers.provenance.report import Assignment, History
+from config_layers.schema.config import iter_leaves
 
 FLOAT_DIGITS = 4
 _NOISE = 1e-9

@@ -13,7 +13,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config_layers.schema import WebUIFlavor
+    from config_layers.schema.config import WebUIFlavor
 
 
 @cache

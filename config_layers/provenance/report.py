@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from config_layers.origin import KeyPath, Origin
-from config_layers.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
-from config_layers.validation import did_you_mean
+from config_layers.provenance.origin import KeyPath, Origin
+from config_layers.provenance.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
+from config_layers.schema.messages import did_you_mean
 
 if TYPE_CHECKING:
     from config_layers.layers.base import ConfigPath, Layer

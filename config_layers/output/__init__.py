@@ -1,0 +1,1 @@
+"""What a built config becomes: provenance dumps (JSON, TOML, table) and WebUI payloads."""

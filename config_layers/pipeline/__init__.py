@@ -1,0 +1,1 @@
+"""The build pipeline after the layers: merging them with history, then the normalization pass."""

@@ -1,0 +1,1 @@
+"""The PipelineConfig schema and the messages its validation errors become."""
