@@ -56,7 +56,13 @@ CHILD = textwrap.dedent(
             out[name] = "built"
         except ConfigError as exc:
             out[name] = "ConfigError: " + str(exc)[:80]
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # VmHWM is this program's own peak: ru_maxrss carries the parent's peak over fork and exec.
+    status = Path("/proc/self/status")
+    if status.exists():
+        hwm = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        out["maxrss_mb"] = int(hwm.split()[1]) // 1024
+    else:
+        out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(json.dumps(out))
     """
 )
