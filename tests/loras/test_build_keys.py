@@ -10,7 +10,7 @@ from config_layers import ConfigError
 from config_layers.loras.remap import remap_lora
 from tests.conftest import MODEL_TOML, Library
 from tests.lora_files import kohya_module, mlx_flux, write_lora
-from tests.test_lora_keyformat import KOHYA_FLUX, ODD, SDXL
+from tests.loras.test_keyformat import KOHYA_FLUX, ODD, SDXL
 
 FLUX_MODEL = 'kind = "model_profile"\nversion = 1\nmodel_name = "FluxDev"\nbase_type = "flux"\n'
 
