@@ -28,7 +28,6 @@ import gc
 import json
 import os
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
+
+from tests.safetensors_files import write_stub_safetensors  # noqa: E402
+
 EXAMPLES = ROOT / "examples"
 MODELS = EXAMPLES / "models" / "Stable-diffusion"
 LORAS = EXAMPLES / "models" / "Lora"
@@ -256,12 +258,6 @@ def peak_kib(fn: Callable[[], object]) -> float:
     return peak / 1024
 
 
-def stub_safetensors(path: Path, metadata: dict[str, str]) -> None:
-    header = json.dumps({"__metadata__": metadata}).encode()
-    header += b" " * (-len(header) % 8)
-    path.write_bytes(struct.pack("<Q", len(header)) + header)
-
-
 def make_lora_library(root: Path, count: int, *, prefix: str = "lora", metadata: bool = True) -> None:
     """``count`` stub LoRAs in 20 folders; with ``metadata``, mixed sidecars: A1111 .json,
     .civitai.info, Lora-Manager .metadata.json, .loraprofile.toml, bare headers, a few broken."""
@@ -269,7 +265,7 @@ def make_lora_library(root: Path, count: int, *, prefix: str = "lora", metadata:
         folder = root / f"set{index % 20:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{prefix}_{index:05d}"
-        stub_safetensors(
+        write_stub_safetensors(
             folder / f"{name}.safetensors",
             {
                 "ss_network_module": "networks.lora",

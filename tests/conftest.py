@@ -3,8 +3,6 @@ environment mapping; the platform config dir is pointed at a temp folder too."""
 
 from __future__ import annotations
 
-import json
-import struct
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 import pytest
 
 from config_layers import ConfigBuilder
+from tests.safetensors_files import write_stub_safetensors  # tests import it from here too
 
 MODEL_TOML = """\
 kind = "model_profile"
@@ -61,15 +60,6 @@ label = "author"
 weight = 0.7
 rating = "good"
 """
-
-
-def write_stub_safetensors(path: Path, metadata: dict[str, str] | None = None) -> Path:
-    """A valid safetensors file with a header and no tensors."""
-    header = json.dumps({"__metadata__": metadata or {}}).encode()
-    header += b" " * (-len(header) % 8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(struct.pack("<Q", len(header)) + header)
-    return path
 
 
 class Library:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import safetensors_files
 
 SHA = "4D4C5A6E0F9B8C7D6E5F4A3B2C1D0E9F8A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D"
 
@@ -38,11 +39,6 @@ def write_bytes(tmp_path: Path) -> WriteBytes:
     return write
 
 
-def _safetensors_bytes(header: bytes | dict[str, Any], tensor_data: bytes = b"") -> bytes:
-    raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
-    return struct.pack("<Q", len(raw)) + raw + tensor_data
-
-
 SafetensorsBytes = Callable[..., bytes]
 
 
@@ -50,7 +46,7 @@ SafetensorsBytes = Callable[..., bytes]
 def safetensors_bytes() -> SafetensorsBytes:
     """``(header, tensor_data=b"")`` -> a safetensors file: 8-byte little-endian length, the JSON
     header (a dict is serialized, bytes are taken as they are), then the tensor bytes."""
-    return _safetensors_bytes
+    return safetensors_files.safetensors_bytes
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from config_layers import ConfigError
 from config_layers.loras.remap import remap_lora
 from tests.conftest import MODEL_TOML, Library
-from tests.lora_files import kohya_module, mlx_flux, write_lora
-from tests.test_lora_keyformat import KOHYA_FLUX, ODD, SDXL
+from tests.loras.test_keyformat import KOHYA_FLUX, ODD, SDXL
+from tests.safetensors_files import kohya_module, mlx_flux, write_lora
 
 FLUX_MODEL = 'kind = "model_profile"\nversion = 1\nmodel_name = "FluxDev"\nbase_type = "flux"\n'
 

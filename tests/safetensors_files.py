@@ -1,4 +1,7 @@
-"""Synthetic safetensors LoRAs for the key-format, remap and build tests (small tensors, stdlib only)."""
+"""Synthetic safetensors files, the one way tests (and benchmarks) write them, stdlib only: ``write_lora`` (tensors
+and metadata), ``write_stub_safetensors`` (metadata, no tensors: the model and LoRA files of a test library),
+``safetensors_bytes`` (any header, even a broken one, as raw bytes), and small LoRA layouts for the key-format,
+remap and build tests."""
 
 from __future__ import annotations
 
@@ -24,6 +27,13 @@ def pattern(dtype: str, shape: Sequence[int], seed: int = 0) -> bytes:
     return bytes((seed + i) % 256 for i in range(count))
 
 
+def safetensors_bytes(header: bytes | Mapping[str, object], tensor_data: bytes = b"") -> bytes:
+    """8-byte little-endian header length, the JSON header (a mapping is serialized, bytes are taken as they
+    are, unpadded), then ``tensor_data``."""
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
+    return struct.pack("<Q", len(raw)) + raw + tensor_data
+
+
 def write_lora(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> Path:
     """A safetensors file holding ``tensors`` (name -> (dtype, shape[, raw bytes])), data in name order."""
     header: dict[str, object] = {"__metadata__": dict(metadata or {})}
@@ -38,8 +48,13 @@ def write_lora(path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str,
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"".join(blobs))
+    path.write_bytes(safetensors_bytes(raw, b"".join(blobs)))
     return path
+
+
+def write_stub_safetensors(path: Path, metadata: Mapping[str, str] | None = None) -> Path:
+    """A valid safetensors file with a header and no tensors."""
+    return write_lora(path, {}, metadata)
 
 
 def read_lora(path: Path) -> tuple[dict[str, dict[str, object]], dict[str, bytes]]:

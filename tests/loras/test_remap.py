@@ -17,7 +17,7 @@ from config_layers.cli import app
 from config_layers.loras.inspect import inspect_lora
 from config_layers.loras.keyformat import DTYPE_SIZES, TensorInfo
 from config_layers.loras.remap import SHIPPED_KEYMAP, Rule, _move, load_keymap, remap_lora
-from tests.lora_files import mlx_flux, read_lora, write_lora
+from tests.safetensors_files import mlx_flux, read_lora, write_lora
 
 runner = CliRunner()
 RANK, WIDTH = 2, 6

@@ -75,7 +75,7 @@ def test_the_worst_inputs_end_in_config_errors_within_memory_and_time_limits(tmp
         capture_output=True,
         text=True,
         timeout=TIME_LIMIT,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp_path / "home")},
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -13,7 +13,7 @@ from config_layers.loras.inspect import inspect_lora
 from config_layers.loras.keyformat import read_tensor_index
 from config_layers.metadata import MetadataError
 from config_layers.scan import Scanner
-from tests.lora_files import Tensor, kohya_module, mlx_flux, write_lora
+from tests.safetensors_files import Tensor, kohya_module, mlx_flux, write_lora
 
 runner = CliRunner()
 
