@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 
 from config_layers.bounds import MAX_TABLE_KEYS as AT_BOUND  # noqa: E402
-from tests.safetensors_files import write_stub_safetensors  # noqa: E402
+from tests.safetensors_files import write_stub_safetensors as _stub  # noqa: E402
 
 Case = Callable[[Path], tuple[list[str], dict[str, str]]]
 
@@ -34,7 +34,7 @@ Case = Callable[[Path], tuple[list[str], dict[str, str]]]
 def _library(root: Path) -> list[str]:
     (root / "models").mkdir(exist_ok=True)
     (root / "loras").mkdir(exist_ok=True)
-    write_stub_safetensors(root / "models" / "m.safetensors")
+    _stub(root / "models" / "m.safetensors")
     return ["--models-dir", str(root / "models"), "--loras-dir", str(root / "loras"), "--profiles-dir", str(root)]
 
 
@@ -62,7 +62,7 @@ def headers_deep(root: Path) -> tuple[list[str], dict[str, str]]:
 
 def lora_sidecar_dotted(root: Path) -> tuple[list[str], dict[str, str]]:
     args = _library(root)
-    write_stub_safetensors(root / "loras" / "L.safetensors")
+    _stub(root / "loras" / "L.safetensors")
     (root / "loras" / "L.loraprofile.toml").write_text("x." * 11_500 + "x = 1\n", encoding="utf-8")
     return ["build", *args, "--lora", "L"], {}
 
@@ -125,7 +125,7 @@ def stack_8000(root: Path) -> tuple[list[str], dict[str, str]]:
     args = _library(root)
     lines = []
     for i in range(8_000):
-        write_stub_safetensors(root / "loras" / f"l{i}.safetensors")
+        _stub(root / "loras" / f"l{i}.safetensors")
         lines.append(
             f'[[loras]]\nname = "l{i}"\nfile = "l{i}.safetensors"\nscale = 0.5\napplies_to = ["txt2img", "hires"]\n'
         )
@@ -150,7 +150,7 @@ def at_bound_stack(root: Path) -> tuple[list[str], dict[str, str]]:
     args = _library(root)
     lines = []
     for i in range(AT_BOUND):
-        write_stub_safetensors(root / "loras" / f"l{i}.safetensors")
+        _stub(root / "loras" / f"l{i}.safetensors")
         lines.append(f'[[loras]]\nname = "l{i}"\nfile = "l{i}.safetensors"\nscale = 0.5\napplies_to = ["txt2img"]\n')
     (root / "loras" / "big.lorastack.toml").write_text("".join(lines), encoding="utf-8")
     return ["build", *args, "--stack", "big", "--format", "json"], {}
