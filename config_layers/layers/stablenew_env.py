@@ -18,6 +18,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal, get_origin
 
+from config_layers.errors import MAX_SHOWN_PROBLEMS
 from config_layers.provenance.report import REDACTED
 from config_layers.schema.config import SECRET_LEAVES, PipelineConfig
 from config_layers.schema.messages import allowed_keys, annotation_at, did_you_mean
@@ -72,14 +73,15 @@ def stablenew_names() -> StableNewNames:
     return StableNewNames(mapped, dict(data["ignored"]))
 
 
-def classify(name: str, value: str, prefix: str) -> EnvVariable:
-    """The fate of one variable whose name starts with ``<prefix>_``."""
+def classify(name: str, value: str, prefix: str, *, hint: bool = True) -> EnvVariable:
+    """The fate of one variable whose name starts with ``<prefix>_``; ``hint``: look for a
+    did-you-mean when a nested name is no config key."""
     suffix = name[len(prefix) + 1 :]
     if suffix in RESERVED_SUFFIXES:
         return EnvVariable(name, "read", (), "names the user file")
     if "__" in suffix:
         parts = tuple(suffix.lower().split("__"))
-        problem = _path_problem(parts)
+        problem = _path_problem(parts, hint=hint)
         if problem:
             return EnvVariable(name, "refused", (".".join(parts),), problem)
         return EnvVariable(name, "read", (".".join(parts),))
@@ -115,9 +117,18 @@ def classify(name: str, value: str, prefix: str) -> EnvVariable:
 
 
 def classify_environment(environ: Mapping[str, str], prefix: str) -> list[EnvVariable]:
-    """Every ``<prefix>_*`` variable of ``environ``, sorted by name, with its fate."""
+    """Every ``<prefix>_*`` variable of ``environ``, sorted by name, with its fate. Only the
+    first refused names get a did-you-mean (messages show that many): 16,000 unknown names
+    took 2.6 s of fuzzy matching."""
     head = f"{prefix}_"
-    return [classify(name, environ[name], prefix) for name in sorted(environ) if name.startswith(head)]
+    out: list[EnvVariable] = []
+    refused = 0
+    for name in sorted(environ):
+        if name.startswith(head):
+            variable = classify(name, environ[name], prefix, hint=refused < MAX_SHOWN_PROBLEMS)
+            refused += variable.fate == "refused"
+            out.append(variable)
+    return out
 
 
 def legacy_values(variable: EnvVariable, raw: str, parse: Any) -> dict[str, Any]:
@@ -161,16 +172,16 @@ def env_report(environ: Mapping[str, str], prefix: str = STABLENEW_PREFIX) -> st
     return "\n".join(lines)
 
 
-def _path_problem(parts: tuple[str, ...]) -> str | None:
+def _path_problem(parts: tuple[str, ...], *, hint: bool) -> str | None:
     """Why a nested name is no config key (None when it is one)."""
     for depth, part in enumerate(parts):
         if not part:
             return "empty key segment; nest keys with '__'"
         allowed = allowed_keys(PipelineConfig, parts[:depth])
         if allowed is not None and part not in allowed:
-            hint = did_you_mean(part, allowed)
+            near = did_you_mean(part, allowed) if hint else None
             where = ".".join(parts[: depth + 1])
-            return f"unknown key {where}; did you mean {hint!r}?" if hint else f"unknown key {where}"
+            return f"unknown key {where}; did you mean {near!r}?" if near else f"unknown key {where}"
         if allowed is None and get_origin(annotation_at(PipelineConfig, parts[:depth])) is not dict:
             return f"{'.'.join(parts[:depth])} is a value, not a table"
     return None

@@ -161,3 +161,14 @@ def test_env_command() -> None:
     result = CliRunner().invoke(app, ["env"], env={"STABLENEW_CORE_MODEL": "RealVisXL_V4.0"})
     assert result.exit_code == 0
     assert "STABLENEW_CORE_MODEL = 'RealVisXL_V4.0'\n    legacy -> model" in result.stdout
+
+
+def test_only_the_first_refused_names_get_a_did_you_mean() -> None:
+    from config_layers.errors import MAX_SHOWN_PROBLEMS
+    from config_layers.layers.stablenew_env import classify_environment
+
+    environ = {f"STABLENEW_TXT2IMG__SAMPLER_NAM{chr(65 + i)}X": "1" for i in range(MAX_SHOWN_PROBLEMS + 5)}
+    fates = classify_environment(environ, "STABLENEW")
+    assert all(v.fate == "refused" for v in fates)
+    hinted = [v for v in fates if "did you mean" in (v.reason or "")]
+    assert [v.name for v in hinted] == sorted(environ)[:MAX_SHOWN_PROBLEMS]
