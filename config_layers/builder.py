@@ -6,7 +6,6 @@ handed an environment mapping (tests, GUIs) instead of ``os.environ``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -15,17 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache, IdentityMemo, shared, shared_cache
 from config_layers.discovery.files import FileIndex
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
-from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigError, ConfigErrors, NotFoundError
-from config_layers.layers.base import ConfigPath, Layer
+from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
+from config_layers.layers.base import Layer
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layers
-from config_layers.layers.lora_overlays import LoraSelection, lora_overlays_layer, stack_layers
+from config_layers.layers.lora_overlays import (
+    LoraSelection,
+    check_only_resolved_paths,
+    lora_overlays_layer,
+    stack_layers,
+)
 from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
@@ -55,12 +57,11 @@ from config_layers.profiles.suggest import (
     suggest_preset_for,
 )
 from config_layers.provenance.origin import Origin, origin_error
-from config_layers.provenance.redaction import show
-from config_layers.provenance.report import BuildReport, History, LayerSummary, Provenance, format_path
+from config_layers.provenance.report import BuildReport, Provenance, layer_summaries
 from config_layers.resolve.foreign import ForeignReader, foreign_paths
 from config_layers.resolve.priors import combine_lora_priors, combine_model_priors
 from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
-from config_layers.schema.messages import is_text_field, short_message
+from config_layers.schema.messages import validate
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
     LEGACY_KEYS,
@@ -201,7 +202,7 @@ class ConfigBuilder:
         environ = os.environ if self.environ is None else self.environ
         defaults = defaults_layer(self._settings_docs.get(self.settings_file))
         user, legacy = self._user_layer(environ)
-        env = env_layers(environ, self.env_prefix, text_field)
+        env = env_layers(environ, self.env_prefix)
         call = overrides_layer(overrides, model, loras)
         chosen_model, named = _selection([defaults, user, *env, call])
 
@@ -243,14 +244,14 @@ class ConfigBuilder:
             layers.append(lora_overlays_layer(late, found.model, preset))
         layers += [user, *env, call]
         merged, history = merge_layers(layers)
-        _only_resolved_paths(history)
+        check_only_resolved_paths(history)
         normalize_config(merged, history)
-        config = _validate(merged, history)
+        config = validate(merged, history)
         leaves = dict(iter_leaves(config.model_dump()))
         provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
         base_type = found.model.base_type if found.model is not None else "unknown"
         warnings = plan.warnings + found.warnings
-        config._report = BuildReport(provenance, _summaries(layers, history), warnings, stage, base_type, lenient)
+        config._report = BuildReport(provenance, layer_summaries(layers, history), warnings, stage, base_type, lenient)
         return config
 
     def presets(self, model: str, loras: Sequence[str] = (), *, lenient: bool | None = None) -> list[PresetCandidate]:
@@ -553,26 +554,6 @@ def _base_source(profile: ModelProfile | LoraProfile, key: str) -> str:
     return f"the profile {profile.document.path}" if profile.document else "its profile"
 
 
-@functools.lru_cache(maxsize=4096)
-def text_field(path: tuple[str, ...]) -> bool:
-    """Whether the config leaf at ``path`` holds text (env and ``--set`` values keep their string)."""
-    return is_text_field(PipelineConfig, path)
-
-
-def _only_resolved_paths(history: History) -> None:
-    """``loras.<name>.path`` is the file the builder resolved inside the LoRA directories; a
-    user-controlled layer setting it would bypass that confinement."""
-    for path, assignments in history.items():
-        if len(path) == 3 and path[0] == "loras" and path[2] == "path":
-            for assignment in assignments:
-                if assignment.layer.name != "lora_overlays":
-                    raise origin_error(
-                        assignment.origin,
-                        format_path(path),
-                        "is resolved from the LoRA directories and cannot be set; name the file in a LoRA stack",
-                    )
-
-
 def _spelling(name: str, path: Path | None) -> str:
     """A LoRA is spelled as its file's stem when the name differs from it only in case."""
     if path is not None:
@@ -580,69 +561,3 @@ def _spelling(name: str, path: Path | None) -> str:
         if stem != name and stem.casefold() == name.casefold():
             return stem
     return name
-
-
-def _summaries(layers: Sequence[Layer], history: History) -> list[LayerSummary]:
-    """One summary per layer name (the lora_overlays layer may have a profile and a stack part)."""
-    counts: dict[int, int] = {}
-    for assignments in history.values():
-        for assignment in assignments:
-            counts[id(assignment.layer)] = counts.get(id(assignment.layer), 0) + 1
-    merged: dict[str, LayerSummary] = {}
-    for layer in layers:
-        previous = merged.get(layer.name)
-        summary = LayerSummary(layer.name, layer.sources, layer.notes, counts.get(id(layer), 0))
-        if previous is not None:
-            summary = LayerSummary(
-                layer.name,
-                previous.sources + layer.sources,
-                previous.notes + layer.notes,
-                previous.declared + summary.declared,
-            )
-        merged[layer.name] = summary
-    return list(merged.values())
-
-
-def _validate(merged: dict[str, Any], history: History) -> PipelineConfig:
-    try:
-        return PipelineConfig.model_validate(merged)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        problems = [_describe(error, merged, history) for error in errors[:MAX_SHOWN_PROBLEMS]]
-        raise ConfigErrors(
-            problems,
-            title=f"invalid configuration ({len(errors)} problem{'s' * (len(errors) > 1)}):",
-            total=len(errors),
-        ) from None
-
-
-def _describe(error: Any, merged: dict[str, Any], history: History) -> str:
-    loc: ConfigPath = tuple(str(part) for part in error["loc"])
-    message = short_message(error, PipelineConfig)
-    origin = _origin_at(loc, history)
-    where = f" ({origin.layer}, {origin.where()})" if origin else ""
-    if error["type"] == "missing":
-        return f"{format_path(loc)}{where}: {message}"
-    return f"{format_path(loc)} = {show(loc, _value_at(merged, loc))}{where}: {message}"
-
-
-def _origin_at(loc: ConfigPath, history: History) -> Origin | None:
-    """The latest assignment at ``loc``, above it (a value where a table belongs) or below it (a
-    table where a value belongs): whichever was declared last made the value that failed."""
-    related = [
-        assignment
-        for path, assignments in history.items()
-        if path[: len(loc)] == loc or loc[: len(path)] == path
-        for assignment in assignments
-        # An empty table declared above (every --lora does that) sets no value here.
-        if path[: len(loc)] == loc or not isinstance(assignment.value, Mapping)
-    ]
-    return max(related, key=lambda a: a.seq).origin if related else None
-
-
-def _value_at(data: Any, loc: ConfigPath) -> Any:
-    for part in loc:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(part)
-    return data

@@ -4,7 +4,7 @@ deletions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -357,3 +357,24 @@ class BuildReport:
             ],
             "warnings": list(self.warnings),
         }
+
+
+def layer_summaries(layers: Sequence[Layer], history: History) -> list[LayerSummary]:
+    """One summary per layer name (the lora_overlays layer may have a profile and a stack part)."""
+    counts: dict[int, int] = {}
+    for assignments in history.values():
+        for assignment in assignments:
+            counts[id(assignment.layer)] = counts.get(id(assignment.layer), 0) + 1
+    merged: dict[str, LayerSummary] = {}
+    for layer in layers:
+        previous = merged.get(layer.name)
+        summary = LayerSummary(layer.name, layer.sources, layer.notes, counts.get(id(layer), 0))
+        if previous is not None:
+            summary = LayerSummary(
+                layer.name,
+                previous.sources + layer.sources,
+                previous.notes + layer.notes,
+                previous.declared + summary.declared,
+            )
+        merged[layer.name] = summary
+    return list(merged.values())
