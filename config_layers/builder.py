@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache, IdentityMemo, shared, shared_cache
 from config_layers.discovery.files import FileIndex
+from config_layers.discovery.neighbors import folder_names
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
 from config_layers.layers.base import Layer
@@ -404,9 +405,10 @@ class ConfigBuilder:
     def _model_profile(self, checkpoint: Path, found: _Profiles, lenient: bool) -> ModelProfile | None:
         """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""
         stem = model_stem(checkpoint.name)
-        sidecar_path = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES)
+        names = folder_names(checkpoint.parent)
+        sidecar_path = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES, names)
         sidecar = self._model_profiles.get(sidecar_path) if sidecar_path else None
-        foreign = self._read_foreign(checkpoint, found, lenient)
+        foreign = self._read_foreign(checkpoint, names, found, lenient)
         library = None
         if not (sidecar and sidecar.recommended_presets and sidecar.base_type != "unknown"):
             library = self._library_for(found, lenient).model(stem) or self._by_hash(checkpoint, "model")
@@ -429,9 +431,10 @@ class ConfigBuilder:
     def _lora_profile(self, name: str, lora_file: Path, found: _Profiles, lenient: bool) -> LoraProfile | None:
         """The LoRA's priors: its sidecar > foreign metadata beside it > the profile library."""
         stem = model_stem(lora_file.name)
-        sidecar_path = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
+        names = folder_names(lora_file.parent)
+        sidecar_path = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES, names)
         sidecar = self._lora_profiles.get(sidecar_path) if sidecar_path else None
-        foreign = self._read_foreign(lora_file, found, lenient)
+        foreign = self._read_foreign(lora_file, names, found, lenient)
         library = None
         if not (sidecar and sidecar.recommended_weights and sidecar.target_base_type != "unknown"):
             library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
@@ -457,8 +460,10 @@ class ConfigBuilder:
         ]
         return library
 
-    def _read_foreign(self, file: Path, found: _Profiles, lenient: bool) -> list[ForeignPriors]:
-        priors, problems = self._foreign.read(file)
+    def _read_foreign(
+        self, file: Path, names: frozenset[str] | None, found: _Profiles, lenient: bool
+    ) -> list[ForeignPriors]:
+        priors, problems = self._foreign.read(file, names)
         if problems and not lenient:
             raise ConfigErrors(
                 [str(problem) for problem in problems],

@@ -89,10 +89,18 @@ def _one_entry_per_file(loras: Sequence[PlannedLora]) -> None:
     """Two entries loading one file would give ``lora_scales`` two weights where the payload loads
     the file once, at one of them: refused, naming both."""
     seen: dict[str, PlannedLora] = {}
+    folders: dict[str, str] = {}  # a folder resolved once, not once per LoRA in it
     for planned in loras:
         if planned.path is None:
             continue
-        real = os.path.realpath(planned.path)
+        folder, name = os.path.split(planned.path)
+        if os.path.islink(planned.path):
+            real = os.path.realpath(planned.path)
+        else:
+            parent = folders.get(folder)
+            if parent is None:
+                parent = folders[folder] = os.path.realpath(folder)
+            real = os.path.join(parent, name)
         other = seen.setdefault(real, planned)
         if other is not planned:
             raise ConfigError(
