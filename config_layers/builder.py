@@ -18,30 +18,21 @@ from config_layers.discovery.files import FileIndex
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError
 from config_layers.layers.base import Layer
+from config_layers.layers.compose import compose_layers
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layers
 from config_layers.layers.lora_overlays import (
-    LoraSelection,
     check_only_resolved_paths,
-    lora_overlays_layer,
-    stack_layers,
 )
-from config_layers.layers.model_profile import model_profile_layer, no_model_profile_layer
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
-from config_layers.learning.presets import PresetCandidate, evidence_notes, rank_candidates
-from config_layers.names import model_stem
+from config_layers.learning.presets import PresetCandidate, rank_candidates
 from config_layers.pipeline.merge import KeyCasing, merge_layers
 from config_layers.pipeline.normalize import normalize_config
-from config_layers.plan import LoraPlan, plan_loras
-from config_layers.profiles.suggest import (
-    SuggestedPreset,
-    choose_lora_weight,
-    suggest_preset_for,
-)
+from config_layers.plan import make_plan, plan_loras
 from config_layers.provenance.origin import Origin, origin_error
 from config_layers.provenance.report import BuildReport, Provenance, layer_summaries
-from config_layers.resolve.resolver import Found, Resolver
+from config_layers.resolve.resolver import Resolver
 from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.schema.messages import validate
 from config_layers.shipped import default_settings_file, profiles_dir
@@ -162,52 +153,28 @@ class ConfigBuilder:
         chosen_model, named = _selection([defaults, user, *env, call])
 
         stack = self._compose(lora_stack, legacy, lenient)
-        plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras.find, lenient=lenient)
-        files = [(lora.name, lora.path) for lora in plan.loras]
+        lora_plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras.find, lenient=lenient)
+        files = [(lora.name, lora.path) for lora in lora_plan.loras]
         found = self._resolver.find(chosen_model, files, lenient)
         self._resolver.check_loads(found, files, lenient)
-        suggestion = self._suggest(found, preset_id, chosen_model)
-        if suggestion is not None and found.learned is not None:
-            found.notes += evidence_notes(found.learned, suggestion.preset_id)
-        if found.model is not None:
-            profile_layer = model_profile_layer(found.model, suggestion, found.vae, tuple(found.notes))
-        else:
-            profile_layer = no_model_profile_layer("; ".join(found.notes) or "no model selected")
-        if suggestion is not None and found.model is not None:
+        plan = make_plan(found, lora_plan, stack, stage, preset_id, chosen_model)
+        if plan.suggestion is not None and found.model is not None:
             log.info(
                 "Using model profile preset %s (source=%s) for %s%s",
-                suggestion.preset_id,
-                suggestion.source,
+                plan.suggestion.preset_id,
+                plan.suggestion.source,
                 found.model.model_name,
-                "".join(f" + {lora.name}" for lora in plan.loras),
+                "".join(f" + {lora.name}" for lora in lora_plan.loras),
             )
-        selections = self._lora_selections(found, suggestion, plan)
-        if suggestion is not None and found.learned is not None:
-            for selection in selections:
-                if selection.choice.rule == "preset_overlay":
-                    found.lora_notes += evidence_notes(found.learned, suggestion.preset_id, selection.name)
-        dropped = {ex.entry.entry.name.casefold() for ex in plan.excluded}
-        # LoRAs another layer names although the stack excluded them are declared after the stack.
-        excluded = {p.name.casefold() for p in plan.loras if p.entry is None and p.name.casefold() in dropped}
-        preset = (suggestion.preset_id or "", suggestion.preset_index) if suggestion else None
-        early = [sel for sel in selections if sel.name.casefold() not in excluded]
-        late = [sel for sel in selections if sel.name.casefold() in excluded]
-        layers = [defaults, profile_layer, lora_overlays_layer(early, found.model, preset, tuple(found.lora_notes))]
-        if stack is not None:
-            resolved = {id(p.entry): p.path for p in plan.loras if p.entry is not None}
-            layers += stack_layers(stack.steps, resolved, stage, stack.name, tuple(plan.notes))
-        if late:
-            layers.append(lora_overlays_layer(late, found.model, preset))
-        layers += [user, *env, call]
+        layers = compose_layers(defaults, user, env, call, plan)
         merged, history = merge_layers(layers)
         check_only_resolved_paths(history)
         normalize_config(merged, history)
         config = validate(merged, history)
         leaves = dict(iter_leaves(config.model_dump()))
         provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
-        base_type = found.model.base_type if found.model is not None else "unknown"
-        warnings = plan.warnings + found.warnings
-        config._report = BuildReport(provenance, layer_summaries(layers, history), warnings, stage, base_type, lenient)
+        summaries = layer_summaries(layers, history)
+        config._report = BuildReport(provenance, summaries, list(plan.warnings), stage, plan.base_type, lenient)
         return config
 
     def presets(self, model: str, loras: Sequence[str] = (), *, lenient: bool | None = None) -> list[PresetCandidate]:
@@ -250,33 +217,6 @@ class ConfigBuilder:
         directories = [*self.stacks_dirs, *self.lora_dirs]
         return compose_stack(name, lambda stack: self._stacks.get(find_stack(stack, directories)), lenient=lenient)
 
-    def _suggest(self, found: Found, preset_id: str | None, model: str | None) -> SuggestedPreset | None:
-        if found.model is None:
-            if preset_id is not None:
-                raise ConfigError(f"preset {preset_id!r} was asked for, but model {model!r} has no profile")
-            return None
-        usable = [p for p in found.loras.values() if p is not None]
-        suggestion = suggest_preset_for(found.model, usable, preset_id)
-        if suggestion is None:
-            found.notes.append(f"the profile of {found.model.model_name!r} has no presets")
-        return suggestion
-
-    def _lora_selections(self, found: Found, suggestion: SuggestedPreset | None, plan: LoraPlan) -> list[LoraSelection]:
-        preset = None
-        if suggestion is not None and found.model is not None:
-            preset = found.model.recommended_presets[suggestion.preset_index]
-        selections = []
-        for lora in plan.loras:
-            profile = found.loras.get(lora.name)
-            choice = None
-            if suggestion is not None and profile is not None:
-                choice = suggestion.lora_weight_choices.get(profile.lora_name)
-            if choice is None:
-                choice = choose_lora_weight(lora.name, profile, found.model, preset)
-            name = _spelling(lora.name, lora.path)
-            selections.append(LoraSelection(name, choice, profile, lora.path if lora.entry is None else None))
-        return selections
-
 
 def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
     """The model and LoRAs the non-profile layers name (later layers win, names fold case
@@ -299,12 +239,3 @@ def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
                     casing.add(name)
                     names.append(name)
     return model, names
-
-
-def _spelling(name: str, path: Path | None) -> str:
-    """A LoRA is spelled as its file's stem when the name differs from it only in case."""
-    if path is not None:
-        stem = model_stem(path.name)
-        if stem != name and stem.casefold() == name.casefold():
-            return stem
-    return name
