@@ -18,8 +18,9 @@ from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.model_profile import profile_origin, profile_source
 from config_layers.profiles.models import LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LoraWeightChoice
+from config_layers.provenance.history import History
 from config_layers.provenance.origin import KeyPath, Origin, origin_error
-from config_layers.provenance.report import History, format_path
+from config_layers.provenance.report import format_path
 from config_layers.stacks import LocatedEntry, StackStep
 
 TRIGGER_RULE = "trigger: every trigger phrase, joined with ', '"

@@ -6,41 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from config_layers.provenance.origin import KeyPath, Origin
+from config_layers.provenance.history import Assignment, AssignmentKind, History
+from config_layers.provenance.origin import Origin
 from config_layers.provenance.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
 from config_layers.schema.messages import did_you_mean
 
 if TYPE_CHECKING:
     from config_layers.layers.base import ConfigPath, Layer
 
-AssignmentKind = Literal["set", "replaced", "deleted"]
-__all__ = ["REDACTED", "Assignment", "ChainEntry", "FieldProvenance", "Provenance"]
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """One layer declaring one path (``kind="set"``) or deleting it (``"deleted"``)."""
-
-    path: ConfigPath
-    value: Any
-    layer: Layer
-    key: KeyPath
-    seq: int
-    kind: AssignmentKind = "set"
-    fixed_origin: Origin | None = None
-
-    @property
-    def origin(self) -> Origin:
-        return self.fixed_origin or self.layer.origin_of(self.key)
-
-    def __repr__(self) -> str:
-        shown = redact(self.path, self.value)
-        return f"Assignment(path={self.path!r}, kind={self.kind!r}, value={shown!r}, layer={self.layer.name!r})"
-
-
-History = dict["ConfigPath", list[Assignment]]
+__all__ = ["REDACTED", "Assignment", "ChainEntry", "FieldProvenance", "History", "Provenance"]
 
 
 def format_path(path: tuple[str, ...]) -> str:

@@ -16,8 +16,8 @@ from config_layers.provenance.redaction import show
 from config_layers.schema.config import PipelineConfig
 
 if TYPE_CHECKING:
+    from config_layers.provenance.history import History
     from config_layers.provenance.origin import Origin
-    from config_layers.provenance.report import History
 
 _SHORT = {
     "greater_than_equal": "must be >= {ge}",
