@@ -46,6 +46,7 @@ from config_layers.stacks import (
     Stage,
     compose_stack,
     find_stack,
+    load_chain,
     parse_stack,
     promote_legacy,
 )
@@ -215,7 +216,8 @@ class ConfigBuilder:
         if name is None:
             return None
         directories = [*self.stacks_dirs, *self.lora_dirs]
-        return compose_stack(name, lambda stack: self._stacks.get(find_stack(stack, directories)), lenient=lenient)
+        chain = load_chain(name, lambda stack: self._stacks.get(find_stack(stack, directories)))
+        return compose_stack(name, chain, lenient=lenient)
 
 
 def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from config_layers.documents import Document
@@ -55,26 +55,12 @@ class ComposedStack:
         return kept, skipped
 
 
-def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool = False) -> ComposedStack:
-    """Follow ``extends`` to the base, then apply each derived stack in turn.
+def compose_stack(name: str, chain: Sequence[StackFile], *, lenient: bool = False) -> ComposedStack:
+    """Apply each stack file of ``chain`` (base first, as :func:`load_chain` reads it) in turn.
 
-    Errors: a cycle; an ``add`` that reuses an inherited name without excluding it first.
-    An ``exclude`` naming nothing inherited is an error, or a warning when ``lenient``.
+    Errors: an ``add`` that reuses an inherited name without excluding it first. An ``exclude``
+    naming nothing inherited is an error, or a warning when ``lenient``.
     """
-    chain: list[StackFile] = []
-    current: str | None = name
-    while current is not None:
-        folded = current.casefold()
-        repeated = next((s for s in chain if s.name.casefold() == folded), None)
-        if repeated is not None:
-            steps = [f"{s.name} ({s.document.path})" for s in chain]
-            cycle = " -> ".join([*steps, f"{repeated.name} ({repeated.document.path})"])
-            raise ConfigError(f"LoRA stacks extend each other in a cycle: {cycle}")
-        stack = load(current)
-        chain.append(stack)
-        current = stack.extends
-    chain.reverse()
-
     composed = ComposedStack(name, [str(s.document.path) for s in chain], [])
     for stack in chain:
         if stack.extends is None:
@@ -107,6 +93,25 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
         composed.excluded += step_excludes
         composed.steps.append(StackStep(stack.document, list(stack.add), step_excludes, _prompt_keys(stack)))
     return composed
+
+
+def load_chain(name: str, load: Callable[[str], StackFile]) -> list[StackFile]:
+    """The stack ``name`` and the stacks it ``extends``, base first, each read by ``load``
+    (a cycle is an error, naming every file of it)."""
+    chain: list[StackFile] = []
+    current: str | None = name
+    while current is not None:
+        folded = current.casefold()
+        repeated = next((s for s in chain if s.name.casefold() == folded), None)
+        if repeated is not None:
+            steps = [f"{s.name} ({s.document.path})" for s in chain]
+            cycle = " -> ".join([*steps, f"{repeated.name} ({repeated.document.path})"])
+            raise ConfigError(f"LoRA stacks extend each other in a cycle: {cycle}")
+        stack = load(current)
+        chain.append(stack)
+        current = stack.extends
+    chain.reverse()
+    return chain
 
 
 def _prompt_keys(stack: StackFile) -> tuple[str, ...]:
