@@ -29,9 +29,10 @@ from config_layers.layers.user_file import locate_user_file, no_user_file_layer,
 from config_layers.learning.presets import PresetCandidate, rank_candidates
 from config_layers.pipeline.merge import KeyCasing, merge_layers
 from config_layers.pipeline.normalize import normalize_config
-from config_layers.plan import make_plan, plan_loras
+from config_layers.plan import make_plan
 from config_layers.provenance.origin import Origin, origin_error
 from config_layers.provenance.report import BuildReport, Provenance, layer_summaries
+from config_layers.resolve.lora_files import plan_loras
 from config_layers.resolve.resolver import Resolver
 from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.schema.messages import validate
@@ -154,7 +155,7 @@ class ConfigBuilder:
         chosen_model, named = _selection([defaults, user, *env, call])
 
         stack = self._compose(lora_stack, legacy, lenient)
-        lora_plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras.find, lenient=lenient)
+        lora_plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras, lenient=lenient)
         files = [(lora.name, lora.path) for lora in lora_plan.loras]
         found = self._resolver.find(chosen_model, files, lenient)
         self._resolver.check_loads(found, files, lenient)
@@ -183,7 +184,7 @@ class ConfigBuilder:
         the order ``build()`` prefers them: the first is the one it picks, each says why, with
         its rating, source, file and line, runs observed and the LoRA weights it gives ``loras``."""
         lenient = self.lenient if lenient is None else lenient
-        plan = plan_loras(None, "txt2img", list(loras), self.lora_dirs, self._loras.find, lenient=lenient)
+        plan = plan_loras(None, "txt2img", list(loras), self.lora_dirs, self._loras, lenient=lenient)
         found = self._resolver.find(model, [(lora.name, lora.path) for lora in plan.loras], lenient)
         if found.model is None:
             raise ConfigError(f"model {model!r} has no profile, so no presets; " + "; ".join(found.notes))

@@ -6,8 +6,9 @@ import pytest
 
 from config_layers.layers.base import empty_layer
 from config_layers.layers.compose import compose_layers
-from config_layers.plan import LoraPlan, make_plan
+from config_layers.plan import make_plan
 from config_layers.provenance.origin import LAYER_ORDER
+from config_layers.resolve.lora_files import LoraPlan
 from config_layers.resolve.resolver import Found
 
 

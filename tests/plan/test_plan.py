@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from config_layers.errors import ConfigError
-from config_layers.plan import LoraPlan, PlannedLora, make_plan
+from config_layers.plan import make_plan
 from config_layers.profiles.models import LoraProfile, ModelProfile
+from config_layers.resolve.lora_files import LoraPlan, PlannedLora
 from config_layers.resolve.resolver import Found
 
 
