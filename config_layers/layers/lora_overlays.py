@@ -48,7 +48,7 @@ def lora_overlays_layer(
     for LoRAs found by name; ``preset`` is (id, index)."""
     loras: dict[str, dict[str, Any]] = {}
     origins: dict[KeyPath, Origin] = {}
-    sources: list[str] = []
+    sources: dict[str, None] = {}  # ordered and unique: one profile is the source of many LoRAs
     for selection in selections:
         choice = selection.choice
         loras[selection.name] = {"weight": choice.weight}
@@ -65,8 +65,7 @@ def lora_overlays_layer(
         else:
             origin = Origin("lora_overlays", "default LoRA weight", rule=rule)
         origins[("loras", selection.name, "weight")] = origin
-        if origin.source not in sources:
-            sources.append(origin.source)
+        sources[origin.source] = None
         profile = selection.profile
         if profile is not None and profile.trigger_phrases:
             loras[selection.name]["trigger"] = ", ".join(profile.trigger_phrases)
