@@ -1,7 +1,10 @@
-"""ConfigBuilder: wires the six layers in order, merges them, validates, and keeps provenance.
+"""ConfigBuilder: the pipeline of one build, step by step: read the input layers, resolve the
+model and LoRA files (``resolve/``), plan (``plan.py``), compose the layers in ``LAYER_ORDER``
+(``layers/compose.py``), merge and normalize (``pipeline/``), validate (``schema/messages.py``)
+and keep the provenance (``provenance/``).
 
-The only module of the core that touches the filesystem and the environment; it can be
-handed an environment mapping (tests, GUIs) instead of ``os.environ``.
+It reads the settings, user and stack files and the environment (a mapping can be handed in
+instead of ``os.environ``); the resolver reads everything about model and LoRA files.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache, shared_cache
@@ -30,11 +33,11 @@ from config_layers.learning.presets import PresetCandidate, rank_candidates
 from config_layers.pipeline.merge import KeyCasing, merge_layers
 from config_layers.pipeline.normalize import normalize_config
 from config_layers.plan import make_plan
-from config_layers.provenance.origin import Origin, origin_error
-from config_layers.provenance.report import BuildReport, Provenance, layer_summaries
+from config_layers.provenance.origin import origin_error
+from config_layers.provenance.report import build_report
 from config_layers.resolve.lora_files import plan_loras
 from config_layers.resolve.resolver import Resolver
-from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
+from config_layers.schema.config import PipelineConfig
 from config_layers.schema.messages import validate
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
@@ -52,15 +55,10 @@ from config_layers.stacks import (
     promote_legacy,
 )
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger("config_layers")
 
 #: The defaults file is ours or the integrator's, but still capped: a stray device file must not hang a build.
 SETTINGS_MAX_BYTES = 16 * 1024 * 1024
-
-_SCHEMA_DEFAULT = Origin("defaults", "built-in default (config_layers.schema)")
 
 
 class ConfigBuilder:
@@ -173,10 +171,7 @@ class ConfigBuilder:
         check_only_resolved_paths(history)
         normalize_config(merged, history)
         config = validate(merged, history)
-        leaves = dict(iter_leaves(config.model_dump()))
-        provenance = Provenance(history, leaves, _SCHEMA_DEFAULT, SECRET_LEAVES)
-        summaries = layer_summaries(layers, history)
-        config._report = BuildReport(provenance, summaries, list(plan.warnings), stage, plan.base_type, lenient)
+        config._report = build_report(config, history, layers, plan.warnings, stage, plan.base_type, lenient)
         return config
 
     def presets(self, model: str, loras: Sequence[str] = (), *, lenient: bool | None = None) -> list[PresetCandidate]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from config_layers.provenance.history import Assignment, AssignmentKind, History
 from config_layers.provenance.origin import Origin
 from config_layers.provenance.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
+from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.schema.messages import did_you_mean
 
 if TYPE_CHECKING:
@@ -354,3 +355,22 @@ def layer_summaries(layers: Sequence[Layer], history: History) -> list[LayerSumm
             )
         merged[layer.name] = summary
     return list(merged.values())
+
+
+#: Where a leaf no layer declared comes from.
+SCHEMA_DEFAULT = Origin("defaults", "built-in default (config_layers.schema)")
+
+
+def build_report(
+    config: PipelineConfig,
+    history: History,
+    layers: Sequence[Layer],
+    warnings: Sequence[str],
+    stage: str,
+    base_type: str,
+    lenient: bool,
+) -> BuildReport:
+    """The report of one build: per-leaf provenance of the validated ``config`` and one summary per layer."""
+    leaves = dict(iter_leaves(config.model_dump()))
+    provenance = Provenance(history, leaves, SCHEMA_DEFAULT, SECRET_LEAVES)
+    return BuildReport(provenance, layer_summaries(layers, history), list(warnings), stage, base_type, lenient)
