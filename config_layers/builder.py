@@ -15,25 +15,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.cache import FileCache, shared_cache
 from config_layers.discovery.files import FileIndex
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError
-from config_layers.layers.base import Layer
 from config_layers.layers.compose import compose_layers
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layers
-from config_layers.layers.lora_overlays import (
-    check_only_resolved_paths,
-)
+from config_layers.layers.lora_overlays import check_only_resolved_paths
 from config_layers.layers.overrides import overrides_layer
-from config_layers.layers.user_file import locate_user_file, no_user_file_layer, user_file_layer
+from config_layers.layers.user_file import read_user_layer
 from config_layers.learning.presets import PresetCandidate, rank_candidates
-from config_layers.pipeline.merge import KeyCasing, merge_layers
+from config_layers.pipeline.merge import merge_layers
 from config_layers.pipeline.normalize import normalize_config
-from config_layers.plan import make_plan
-from config_layers.provenance.origin import origin_error
+from config_layers.plan import make_plan, selection
 from config_layers.provenance.report import build_report
 from config_layers.resolve.lora_files import plan_loras
 from config_layers.resolve.resolver import Resolver
@@ -41,18 +36,12 @@ from config_layers.schema.config import PipelineConfig
 from config_layers.schema.messages import validate
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
-    LEGACY_KEYS,
     STACK_SUFFIX,
     STAGES,
-    ComposedStack,
-    LocatedEntry,
     StackFile,
     Stage,
-    compose_stack,
-    find_stack,
-    load_chain,
     parse_stack,
-    promote_legacy,
+    stack_for,
 )
 
 log = logging.getLogger("config_layers")
@@ -147,12 +136,12 @@ class ConfigBuilder:
             raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
         environ = os.environ if self.environ is None else self.environ
         defaults = defaults_layer(self._settings_docs.get(self.settings_file))
-        user, legacy = self._user_layer(environ)
+        user, legacy = read_user_layer(self.user_file, environ, self.env_prefix, self._user_docs)
         env = env_layers(environ, self.env_prefix)
         call = overrides_layer(overrides, model, loras)
-        chosen_model, named = _selection([defaults, user, *env, call])
+        chosen_model, named = selection([defaults, user, *env, call])
 
-        stack = self._compose(lora_stack, legacy, lenient)
+        stack = stack_for(lora_stack, legacy, [*self.stacks_dirs, *self.lora_dirs], self._stacks, lenient=lenient)
         lora_plan = plan_loras(stack, stage, named, self.lora_dirs, self._loras, lenient=lenient)
         files = [(lora.name, lora.path) for lora in lora_plan.loras]
         found = self._resolver.find(chosen_model, files, lenient)
@@ -185,55 +174,3 @@ class ConfigBuilder:
             raise ConfigError(f"model {model!r} has no profile, so no presets; " + "; ".join(found.notes))
         usable = [p for p in found.loras.values() if p is not None]
         return rank_candidates(found.model, usable, found.learned)
-
-    # -- layers -------------------------------------------------------------------------
-
-    def _user_layer(self, environ: Mapping[str, str]) -> tuple[Layer, LocatedEntry | None]:
-        """The user file's layer, and its legacy flat ``lora``/``lora_scale`` keys promoted to a
-        one-entry stack (they are not config keys, so they leave the layer's data)."""
-        path, required, how = locate_user_file(self.user_file, environ, self.env_prefix)
-        if path is None:
-            return no_user_file_layer(how), None
-        if not required and not path.is_file():
-            return no_user_file_layer(str(path)), None
-        document = self._user_docs.get(path)
-        if not any(key in document.data for key in LEGACY_KEYS):
-            return user_file_layer(document), None
-        return user_file_layer(document, without=LEGACY_KEYS), promote_legacy(document, document.data)
-
-    def _compose(self, name: str | None, legacy: LocatedEntry | None, lenient: bool) -> ComposedStack | None:
-        if name is not None and legacy is not None:
-            raise legacy.document.error(
-                ("lora",) if "lora" in legacy.document.data else ("lora_scale",),
-                f"legacy 'lora'/'lora_scale' keys and the LoRA stack {name!r} together; pick one schema",
-            )
-        if legacy is not None:
-            return ComposedStack.single("(legacy lora keys)", legacy)
-        if name is None:
-            return None
-        directories = [*self.stacks_dirs, *self.lora_dirs]
-        chain = load_chain(name, lambda stack: self._stacks.get(find_stack(stack, directories)))
-        return compose_stack(name, chain, lenient=lenient)
-
-
-def _selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
-    """The model and LoRAs the non-profile layers name (later layers win, names fold case
-    as the merge folds them)."""
-    model: str | None = None
-    names: list[str] = []
-    casing = KeyCasing()
-    for layer in layers:
-        value = layer.data.get("model")
-        if isinstance(value, str):
-            model = value
-        table = layer.data.get("loras")
-        if isinstance(table, Mapping):
-            if len(table) > MAX_TABLE_KEYS:  # bounds the work of every later step per LoRA
-                raise origin_error(
-                    layer.origin_of(("loras",)), "loras", f"names {len(table)} LoRAs; at most {MAX_TABLE_KEYS}"
-                )
-            for name in map(str, table):
-                if casing.find(name) is None:
-                    casing.add(name)
-                    names.append(name)
-    return model, names

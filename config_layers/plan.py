@@ -4,14 +4,19 @@ weight and the order LoRAs are declared in. A pure function: no files, no caches
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.errors import ConfigError
+from config_layers.layers.base import Layer
 from config_layers.layers.lora_overlays import LoraSelection
 from config_layers.learning.presets import evidence_notes
 from config_layers.names import model_stem
+from config_layers.pipeline.merge import KeyCasing
 from config_layers.profiles.suggest import SuggestedPreset, choose_lora_weight, suggest_preset_for
+from config_layers.provenance.origin import origin_error
 from config_layers.resolve.lora_files import LoraPlan
 from config_layers.resolve.resolver import Found
 from config_layers.stacks import ComposedStack, Stage
@@ -121,3 +126,26 @@ def _spelling(name: str, path: Path | None) -> str:
         if stem != name and stem.casefold() == name.casefold():
             return stem
     return name
+
+
+def selection(layers: Sequence[Layer]) -> tuple[str | None, list[str]]:
+    """The model and LoRAs the non-profile layers name (later layers win, names fold case
+    as the merge folds them): what the plan is made for."""
+    model: str | None = None
+    names: list[str] = []
+    casing = KeyCasing()
+    for layer in layers:
+        value = layer.data.get("model")
+        if isinstance(value, str):
+            model = value
+        table = layer.data.get("loras")
+        if isinstance(table, Mapping):
+            if len(table) > MAX_TABLE_KEYS:  # bounds the work of every later step per LoRA
+                raise origin_error(
+                    layer.origin_of(("loras",)), "loras", f"names {len(table)} LoRAs; at most {MAX_TABLE_KEYS}"
+                )
+            for name in map(str, table):
+                if casing.find(name) is None:
+                    casing.add(name)
+                    names.append(name)
+    return model, names

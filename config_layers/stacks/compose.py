@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from config_layers.cache import FileCache
 from config_layers.documents import Document
 from config_layers.errors import ConfigError
 from config_layers.prompts.compose import PROMPT_SETTINGS
 from config_layers.provenance.origin import KeyPath
+from config_layers.stacks.loading import find_stack
 from config_layers.stacks.models import LocatedEntry, StackFile, Stage
 
 
@@ -116,3 +119,26 @@ def load_chain(name: str, load: Callable[[str], StackFile]) -> list[StackFile]:
 
 def _prompt_keys(stack: StackFile) -> tuple[str, ...]:
     return tuple(key for key in PROMPT_SETTINGS if key in stack.document.data)
+
+
+def stack_for(
+    name: str | None,
+    legacy: LocatedEntry | None,
+    directories: Sequence[Path],
+    stacks: FileCache[StackFile],
+    *,
+    lenient: bool,
+) -> ComposedStack | None:
+    """The build's stack: the one ``name``d (its chain read through ``stacks``, found in
+    ``directories``), or the user file's ``legacy`` keys as a one-entry stack; both is an error."""
+    if name is not None and legacy is not None:
+        raise legacy.document.error(
+            ("lora",) if "lora" in legacy.document.data else ("lora_scale",),
+            f"legacy 'lora'/'lora_scale' keys and the LoRA stack {name!r} together; pick one schema",
+        )
+    if legacy is not None:
+        return ComposedStack.single("(legacy lora keys)", legacy)
+    if name is None:
+        return None
+    chain = load_chain(name, lambda stack: stacks.get(find_stack(stack, directories)))
+    return compose_stack(name, chain, lenient=lenient)
