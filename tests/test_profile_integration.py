@@ -10,29 +10,14 @@ from config_layers.discovery.files import FileIndex
 from config_layers.errors import ConfigError
 from config_layers.resolve.resolver import Resolver
 from config_layers.schema.config import PipelineConfig
-from tests.conftest import Library
+from tests.conftest import MODEL_TOML, Library
 
-PRESET_MODEL = """
-kind = "model_profile"
-version = 1
-model_name = "RealVisXL_V4.0"
-base_type = "sdxl"
-
-[[recommended_presets]]
-id = "rvxl_photoreal_default"
-label = "Photoreal default"
-rating = "best"
-source = "internet_prior"
-sampler = "DPM++ 2M"
-scheduler = "Karras"
-steps = 33
-cfg = 6.5
-resolution = [832, 1216]
-
-[[recommended_presets.lora_overlays]]
-name = "PerfectEyesXL"
-weight = 0.45
-"""
+# The conftest profile, with the spec's suggested preset as its best one.
+PRESET_MODEL = (
+    MODEL_TOML.replace("steps = 30", "steps = 33")
+    .replace("resolution = [1024, 1024]", "resolution = [832, 1216]")
+    .replace("weight = 0.55", "weight = 0.45")
+)
 
 
 @pytest.fixture
@@ -100,7 +85,7 @@ def test_the_resolver_reads_a_sidecar_and_notes_where_it_looked_for_the_rest(lib
     resolver = Resolver(FileIndex([library.models], "model"), [])
     found = resolver.find("RealVisXL_V4.0", [("PerfectEyesXL", lora), ("Missing", None)], lenient=False)
     assert found.checkpoint == checkpoint
-    assert found.model is not None and found.model.recommended_presets[0].steps == 33
+    assert found.model is not None and found.model.recommended_presets[1].steps == 33
     assert found.loras["Missing"] is None
     assert any("no profile found for LoRA 'PerfectEyesXL'" in note for note in found.lora_notes)
     assert any("PerfectEyesXL.loraprofile.toml" in note for note in found.lora_notes)

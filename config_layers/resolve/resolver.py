@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from config_layers.cache import FileCache, IdentityMemo, StatKey, shared, shared_cache, stat_key
 from config_layers.discovery.files import FileIndex
@@ -41,6 +41,8 @@ from config_layers.resolve.priors import combine_lora_priors, combine_model_prio
 
 if TYPE_CHECKING:
     from config_layers.discovery.hashing import HashCache
+
+P = TypeVar("P", ModelProfile, LoraProfile)
 
 #: LoRA lookups remembered per resolver (a user file may name up to MAX_TABLE_KEYS LoRAs).
 _MEMO_ENTRIES = 8192
@@ -213,13 +215,12 @@ class Resolver:
         """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""
         stem = model_stem(checkpoint.name)
         names = folder_names(checkpoint.parent)
-        sidecar_path = find_sidecar(checkpoint, MODEL_SIDECAR_SUFFIXES, names)
-        sidecar = self._model_profiles.get(sidecar_path) if sidecar_path else None
-        foreign = self._read_foreign(checkpoint, names, found, lenient)
+        sidecar, foreign, shown = self._read_beside(
+            checkpoint, MODEL_SIDECAR_SUFFIXES, self._model_profiles, names, found, lenient
+        )
         library = None
         if not (sidecar and sidecar.recommended_presets and sidecar.base_type != "unknown"):
             library = self._library_for(found, lenient).model(stem) or self._by_hash(checkpoint, "model")
-        shown = str(sidecar_path or sidecar_candidates(checkpoint, MODEL_SIDECAR_SUFFIXES)[0])
         learned_file = learned_path(checkpoint)
         found.learned = self._learned.get(learned_file) if learned_file.is_file() else None
         priors = self._priors.call(
@@ -250,13 +251,12 @@ class Resolver:
             return hit[3]
         warned = len(found.warnings)
         stem = model_stem(lora_file.name)
-        sidecar_path = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES, names)
-        sidecar = self._lora_profiles.get(sidecar_path) if sidecar_path else None
-        foreign = self._read_foreign(lora_file, names, found, lenient)
+        sidecar, foreign, shown = self._read_beside(
+            lora_file, LORA_SIDECAR_SUFFIXES, self._lora_profiles, names, found, lenient
+        )
         library = None
         if not (sidecar and sidecar.recommended_weights and sidecar.target_base_type != "unknown"):
             library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
-        shown = str(sidecar_path or sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES)[0])
         priors = self._priors.call(combine_lora_priors, stem, sidecar, foreign, library, sidecar_path=shown)
         found.warnings += priors.problems
         if priors.profile is None:
@@ -273,6 +273,21 @@ class Resolver:
                 while len(self._lora_memo) > _MEMO_ENTRIES:
                     self._lora_memo.popitem(last=False)
         return priors.profile
+
+    def _read_beside(
+        self,
+        file: Path,
+        suffixes: Sequence[str],
+        sidecars: FileCache[P | None],
+        names: frozenset[str] | None,
+        found: Found,
+        lenient: bool,
+    ) -> tuple[P | None, list[ForeignPriors], str]:
+        """The sidecar of ``file``, the foreign metadata beside it, and the sidecar path to show."""
+        sidecar_path = find_sidecar(file, suffixes, names)
+        sidecar = sidecars.get(sidecar_path) if sidecar_path else None
+        foreign = self._read_foreign(file, names, found, lenient)
+        return sidecar, foreign, str(sidecar_path or sidecar_candidates(file, suffixes)[0])
 
     def _library_for(self, found: Found, lenient: bool) -> ProfileLibrary:
         """The profile library, consulted only when a sidecar leaves an aspect open; its broken
