@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from config_layers.builder import ConfigBuilder, text_field
+from config_layers.builder import ConfigBuilder
 from config_layers.errors import ConfigError
 from config_layers.layers.env import parse_value
 from config_layers.provenance.redaction import shorten, show
 from config_layers.schema.config import PipelineConfig
+from config_layers.schema.messages import text_field
 from config_layers.shipped import examples_dir
 from config_layers.stacks import STAGES
 

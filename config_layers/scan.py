@@ -112,6 +112,7 @@ class Scanner:
         if self._hashes is not None:
             self._hashes.hash_many(files, progress=progress)
         listings: dict[str, dict[str, StatKey]] = {}
+        folded: dict[str, frozenset[str]] = {}
         out = []
         for path in _track(files, progress):
             # String operations: Path's parent/suffix/hash cost more than the rest of a cached file.
@@ -120,20 +121,24 @@ class Scanner:
             listing = listings.get(folder)
             if listing is None:
                 listing = listings[folder] = _listing(path.parent)
+                folded[folder] = frozenset(name.casefold() for name in listing)
             stem = name[: name.rfind(".")]  # every file here has a model extension
             fingerprint = (*[listing.get(stem + suffix) for suffix in _RELATED], listing.get(name))
             cached = self._entries.get(key)
             if cached is not None and cached[0] == fingerprint:
                 out.append(cached[1])
                 continue
-            entry = self.entry(path, listing)
+            entry = self.entry(path, listing, folded[folder])
             self._entries[key] = (fingerprint, entry)
             out.append(entry)
         return out + [_broken_entry(item) for item in broken]
 
-    def entry(self, path: Path, listing: Container[str] | None = None) -> ScanEntry:
-        """What is known about one file; ``listing``: the names in its folder, when already read."""
-        foreign, problems = self._foreign.read(path)
+    def entry(
+        self, path: Path, listing: Container[str] | None = None, names: frozenset[str] | None = None
+    ) -> ScanEntry:
+        """What is known about one file; ``listing``: the names in its folder, when already read,
+        and ``names`` the same case-folded (so files that are not there are not stat'ed)."""
+        foreign, problems = self._foreign.read(path, names)
         kind, reason = classify(path, self._raw_header(path), listing)
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
         entry.key_format = key_format_label(path) if kind == "lora" else None
@@ -145,7 +150,7 @@ class Scanner:
         stem = model_stem(path.name)
         suffixes = LORA_SIDECAR_SUFFIXES if kind == "lora" else MODEL_SIDECAR_SUFFIXES
         try:
-            sidecar_path = find_sidecar(path, suffixes)
+            sidecar_path = find_sidecar(path, suffixes, names)
             cache = self._loras if kind == "lora" else self._models
             sidecar = cache.get(sidecar_path) if sidecar_path else None
             library = self._profile_library()

@@ -12,8 +12,10 @@ table in ``stablenew_env``.
 
 from __future__ import annotations
 
+import copy
+import functools
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from config_layers.bounds import MAX_DEPTH, BoundsError, check_text
@@ -22,12 +24,21 @@ from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.stablenew_env import RESERVED_SUFFIXES, classify_environment, legacy_values
 from config_layers.provenance.origin import KeyPath, Origin
 from config_layers.provenance.redaction import shorten
+from config_layers.schema.messages import text_field
 
 
 def parse_value(raw: str, *, text: bool = False) -> Any:
     """Type a string as a TOML value; what is not one stays the string itself. For a ``text``
     field the string is kept as written (a password ``12345678`` is not a number); a quoted
     TOML string is still unquoted."""
+    value = _parse_value(raw, text)
+    # Parses are cached (one tomllib call per value costs more than the rest of the layer);
+    # a list or table is copied so no build shares it with another.
+    return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_value(raw: str, text: bool) -> Any:
     if text and not (len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'"):
         return raw
     try:
@@ -40,9 +51,7 @@ def parse_value(raw: str, *, text: bool = False) -> Any:
     return parsed["v"] if parsed.keys() == {"v"} else raw
 
 
-def env_layers(
-    environ: Mapping[str, str], prefix: str, is_text: Callable[[tuple[str, ...]], bool] = lambda path: False
-) -> list[Layer]:
+def env_layers(environ: Mapping[str, str], prefix: str) -> list[Layer]:
     """The ``env`` layer in two parts: StableNew's legacy names first, then our own names, so our
     name for a field wins over StableNew's and the provenance chain shows both. Ignored variables
     are listed in the notes; a flat name one edit from a known one is an error."""
@@ -56,7 +65,9 @@ def env_layers(
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     for variable in (v for v in variables if v.fate == "legacy"):
-        values = legacy_values(variable, environ[variable.name], lambda raw, path: parse_value(raw, text=is_text(path)))
+        values = legacy_values(
+            variable, environ[variable.name], lambda raw, path: parse_value(raw, text=text_field(path))
+        )
         for dotted, value in values.items():
             path = tuple(dotted.split("."))
             target = data
@@ -70,16 +81,20 @@ def env_layers(
     notes = (f"ignored, not config keys: {'; '.join(ignored)}",) if ignored else ()
     own = {v.name: environ[v.name] for v in variables if v.fate in ("read", "refused")}
     layers = [mapped_layer("env", data, origins, sources=tuple(legacy))] if legacy else []
-    return [*layers, env_layer(own, prefix, is_text, notes)]
+    return [*layers, env_layer(own, prefix, notes)]
+
+
+def _typed(raw: str, path: tuple[str, ...]) -> Any:
+    return parse_value(raw, text=text_field(path))
 
 
 def env_layer(
     environ: Mapping[str, str],
     prefix: str,
-    is_text: Callable[[tuple[str, ...]], bool] = lambda path: False,
     notes: tuple[str, ...] = (),
 ) -> Layer:
-    """The prefixed variables as a layer; ``is_text(path)`` says which keys hold text."""
+    """The prefixed variables as a layer; a text field's value keeps its string (the schema says
+    which fields hold text)."""
     head = f"{prefix}_"
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
@@ -108,7 +123,7 @@ def env_layer(
             other = origins[tuple(parts)].source
             raise ConfigError(f"{name} and {other} set the same key (names differ only in case); keep one")
         try:
-            target[parts[-1]] = parse_value(environ[name], text=is_text(tuple(parts)))
+            target[parts[-1]] = parse_value(environ[name], text=text_field(tuple(parts)))
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         origins[tuple(parts)] = Origin("env", name, tuple(parts))

@@ -18,7 +18,9 @@ from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.model_profile import profile_origin, profile_source
 from config_layers.profiles.models import LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LoraWeightChoice
-from config_layers.provenance.origin import KeyPath, Origin
+from config_layers.provenance.history import History
+from config_layers.provenance.origin import KeyPath, Origin, origin_error
+from config_layers.provenance.report import format_path
 from config_layers.stacks import LocatedEntry, StackStep
 
 TRIGGER_RULE = "trigger: every trigger phrase, joined with ', '"
@@ -46,7 +48,7 @@ def lora_overlays_layer(
     for LoRAs found by name; ``preset`` is (id, index)."""
     loras: dict[str, dict[str, Any]] = {}
     origins: dict[KeyPath, Origin] = {}
-    sources: list[str] = []
+    sources: dict[str, None] = {}  # ordered and unique: one profile is the source of many LoRAs
     for selection in selections:
         choice = selection.choice
         loras[selection.name] = {"weight": choice.weight}
@@ -63,8 +65,7 @@ def lora_overlays_layer(
         else:
             origin = Origin("lora_overlays", "default LoRA weight", rule=rule)
         origins[("loras", selection.name, "weight")] = origin
-        if origin.source not in sources:
-            sources.append(origin.source)
+        sources[origin.source] = None
         profile = selection.profile
         if profile is not None and profile.trigger_phrases:
             loras[selection.name]["trigger"] = ", ".join(profile.trigger_phrases)
@@ -158,3 +159,17 @@ def _declare(
         values["trigger"] = entry.trigger
         origins[("loras", entry.name, "trigger")] = origin("trigger")
     loras[entry.name] = values
+
+
+def check_only_resolved_paths(history: History) -> None:
+    """``loras.<name>.path`` is the file the builder resolved inside the LoRA directories; a
+    user-controlled layer setting it would bypass that confinement."""
+    for path, assignments in history.items():
+        if len(path) == 3 and path[0] == "loras" and path[2] == "path":
+            for assignment in assignments:
+                if assignment.layer.name != "lora_overlays":
+                    raise origin_error(
+                        assignment.origin,
+                        format_path(path),
+                        "is resolved from the LoRA directories and cannot be set; name the file in a LoRA stack",
+                    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from config_layers.cache import FileCache
 from config_layers.documents import Document
 from config_layers.errors import FileError
 from config_layers.layers.base import Layer, empty_layer, file_layer
+from config_layers.stacks import LEGACY_KEYS, LocatedEntry, promote_legacy
 
 
 def locate_user_file(explicit: Path | None, environ: Mapping[str, str], prefix: str) -> tuple[Path | None, bool, str]:
@@ -44,3 +46,19 @@ def user_file_layer(document: Document, without: tuple[str, ...] = ()) -> Layer:
 
 def no_user_file_layer(looked_at: str) -> Layer:
     return empty_layer("user_file", (f"no user file; looked at {looked_at}",))
+
+
+def read_user_layer(
+    explicit: Path | None, environ: Mapping[str, str], prefix: str, documents: FileCache[Document]
+) -> tuple[Layer, LocatedEntry | None]:
+    """The user file's layer (read through ``documents``), and its legacy flat ``lora``/``lora_scale``
+    keys promoted to a one-entry stack (they are not config keys, so they leave the layer's data)."""
+    path, required, how = locate_user_file(explicit, environ, prefix)
+    if path is None:
+        return no_user_file_layer(how), None
+    if not required and not path.is_file():
+        return no_user_file_layer(str(path)), None
+    document = documents.get(path)
+    if not any(key in document.data for key in LEGACY_KEYS):
+        return user_file_layer(document), None
+    return user_file_layer(document, without=LEGACY_KEYS), promote_legacy(document, document.data)

@@ -20,8 +20,8 @@ from typing import Any
 from config_layers.bounds import MAX_TABLE_KEYS
 from config_layers.documents import format_key_path
 from config_layers.layers.base import ConfigPath, Layer
+from config_layers.provenance.history import History
 from config_layers.provenance.origin import KeyPath, origin_error
-from config_layers.provenance.report import Assignment, History
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _MERGE_MARKERS = frozenset({"dynaconf_merge", "dynaconf_merge_unique"})
@@ -32,19 +32,13 @@ def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], History]:
     deeply, scalars and lists are replaced whole. Returns the merged data and, per path,
     every assignment made to it in order."""
     merged: dict[str, Any] = {}
-    history: History = {}
-    seq = 0
+    history = History()
     for layer in layers:
         # Deletions come first: a layer drops what earlier layers declared, then adds its own.
         for path, origin in layer.removals:
             if _delete(merged, path):
-                history.setdefault(path, []).append(
-                    Assignment(path, None, layer, (), seq, kind="deleted", fixed_origin=origin)
-                )
-                seq += 1
-        recorder = _Recorder(layer, history, seq)
-        data = recorder.canonical(layer.data, merged, (), ())
-        seq = recorder.seq
+                history.record(path, None, layer, (), kind="deleted", origin=origin)
+        data = _Recorder(layer, history).canonical(layer.data, merged, (), ())
         merged = merge_tables(merged, data)
     return merged, history
 
@@ -86,10 +80,9 @@ class _Recorder:
     """Copies one layer's data with keys spelled as earlier layers spelled them, refusing
     dynaconf control keys, and records each declared leaf."""
 
-    def __init__(self, layer: Layer, history: History, seq: int) -> None:
+    def __init__(self, layer: Layer, history: History) -> None:
         self.layer = layer
         self.history = history
-        self.seq = seq
 
     def canonical(self, data: Mapping[str, Any], existing: Any, path: ConfigPath, key: KeyPath) -> dict[str, Any]:
         if len(data) > MAX_TABLE_KEYS:
@@ -118,10 +111,7 @@ class _Recorder:
                 raw_path = (*key, raw_key)
                 self._refuse_markers(value, raw_path)
                 out[canonical] = dict(value) if table else _copy(value)
-                self.history.setdefault(child_path, []).append(
-                    Assignment(child_path, value, self.layer, raw_path, self.seq)
-                )
-                self.seq += 1
+                self.history.record(child_path, value, self.layer, raw_path)
         return out
 
     def _refuse_markers(self, value: Any, raw_path: KeyPath) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from config_layers.layers.base import ConfigPath
 from config_layers.names import round_to_precision, split_sampler, strip_model_hash
-from config_layers.provenance.report import Assignment, History
+from config_layers.provenance.history import History
 from config_layers.schema.config import iter_leaves
 
 FLOAT_DIGITS = 4
@@ -56,7 +56,6 @@ class _Pass:
     def __init__(self, merged: dict[str, Any], history: History) -> None:
         self.merged = merged
         self.history = history
-        self.seq = 1 + max((a.seq for assignments in history.values() for a in assignments), default=0)
 
     def get(self, path: ConfigPath) -> Any:
         data: Any = self.merged
@@ -74,10 +73,7 @@ class _Pass:
         """Set ``path`` to ``value`` as a normalization of the winner at ``like`` (default: itself)."""
         winner = self.history[like or path][-1]
         origin = dataclasses.replace(winner.origin, rule=f"normalized: {why}")
-        self.history.setdefault(path, []).append(
-            Assignment(path, value, winner.layer, winner.key, self.seq, fixed_origin=origin)
-        )
-        self.seq += 1
+        self.history.record(path, value, winner.layer, winner.key, origin=origin)
         target = self.merged
         for part in path[:-1]:
             target = target.setdefault(part, {})

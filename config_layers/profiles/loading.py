@@ -9,7 +9,8 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from config_layers.discovery.files import FileIndex
-from config_layers.documents import DEFAULT_MAX_BYTES, Document, is_regular_file, outside_folder, read_document
+from config_layers.discovery.neighbors import present as beside
+from config_layers.documents import DEFAULT_MAX_BYTES, Document, outside_folder, read_document
 from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors, FileError
 from config_layers.profiles.models import LoraProfile, ModelProfile, _Profile
 from config_layers.provenance.redaction import shorten
@@ -43,9 +44,10 @@ def sidecar_candidates(file: Path, suffixes: Sequence[str]) -> list[Path]:
     return [file.with_name(stem + suffix) for suffix in suffixes]
 
 
-def find_sidecar(file: Path, suffixes: Sequence[str]) -> Path | None:
-    """The one sidecar beside ``file``; two (TOML and JSON) is an error, not a silent choice."""
-    present = [path for path in sidecar_candidates(file, suffixes) if is_regular_file(path)]
+def find_sidecar(file: Path, suffixes: Sequence[str], names: frozenset[str] | None = None) -> Path | None:
+    """The one sidecar beside ``file``; two (TOML and JSON) is an error, not a silent choice.
+    ``names``: the listing of its folder (``discovery.neighbors.folder_names``), saving a stat per candidate."""
+    present = [path for path in sidecar_candidates(file, suffixes) if beside(path, names)]
     for path in present:
         refused = outside_folder(file, path)
         if refused is not None:

@@ -4,43 +4,20 @@ deletions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from config_layers.provenance.origin import KeyPath, Origin
+from config_layers.provenance.history import Assignment, AssignmentKind, History
+from config_layers.provenance.origin import Origin
 from config_layers.provenance.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
+from config_layers.schema.config import SECRET_LEAVES, PipelineConfig, iter_leaves
 from config_layers.schema.messages import did_you_mean
 
 if TYPE_CHECKING:
     from config_layers.layers.base import ConfigPath, Layer
 
-AssignmentKind = Literal["set", "replaced", "deleted"]
-__all__ = ["REDACTED", "Assignment", "ChainEntry", "FieldProvenance", "Provenance"]
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """One layer declaring one path (``kind="set"``) or deleting it (``"deleted"``)."""
-
-    path: ConfigPath
-    value: Any
-    layer: Layer
-    key: KeyPath
-    seq: int
-    kind: AssignmentKind = "set"
-    fixed_origin: Origin | None = None
-
-    @property
-    def origin(self) -> Origin:
-        return self.fixed_origin or self.layer.origin_of(self.key)
-
-    def __repr__(self) -> str:
-        shown = redact(self.path, self.value)
-        return f"Assignment(path={self.path!r}, kind={self.kind!r}, value={shown!r}, layer={self.layer.name!r})"
-
-
-History = dict["ConfigPath", list[Assignment]]
+__all__ = ["REDACTED", "Assignment", "ChainEntry", "FieldProvenance", "History", "Provenance"]
 
 
 def format_path(path: tuple[str, ...]) -> str:
@@ -357,3 +334,43 @@ class BuildReport:
             ],
             "warnings": list(self.warnings),
         }
+
+
+def layer_summaries(layers: Sequence[Layer], history: History) -> list[LayerSummary]:
+    """One summary per layer name (the lora_overlays layer may have a profile and a stack part)."""
+    counts: dict[int, int] = {}
+    for assignments in history.values():
+        for assignment in assignments:
+            counts[id(assignment.layer)] = counts.get(id(assignment.layer), 0) + 1
+    merged: dict[str, LayerSummary] = {}
+    for layer in layers:
+        previous = merged.get(layer.name)
+        summary = LayerSummary(layer.name, layer.sources, layer.notes, counts.get(id(layer), 0))
+        if previous is not None:
+            summary = LayerSummary(
+                layer.name,
+                previous.sources + layer.sources,
+                previous.notes + layer.notes,
+                previous.declared + summary.declared,
+            )
+        merged[layer.name] = summary
+    return list(merged.values())
+
+
+#: Where a leaf no layer declared comes from.
+SCHEMA_DEFAULT = Origin("defaults", "built-in default (config_layers.schema)")
+
+
+def build_report(
+    config: PipelineConfig,
+    history: History,
+    layers: Sequence[Layer],
+    warnings: Sequence[str],
+    stage: str,
+    base_type: str,
+    lenient: bool,
+) -> BuildReport:
+    """The report of one build: per-leaf provenance of the validated ``config`` and one summary per layer."""
+    leaves = dict(iter_leaves(config.model_dump()))
+    provenance = Provenance(history, leaves, SCHEMA_DEFAULT, SECRET_LEAVES)
+    return BuildReport(provenance, layer_summaries(layers, history), list(warnings), stage, base_type, lenient)

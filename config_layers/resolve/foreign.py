@@ -8,7 +8,8 @@ from functools import partial
 from pathlib import Path
 
 from config_layers.cache import FileCache
-from config_layers.documents import is_regular_file, outside_folder
+from config_layers.discovery.neighbors import folder_names, present
+from config_layers.documents import outside_folder
 from config_layers.metadata import (
     ForeignPriors,
     MetadataError,
@@ -72,12 +73,14 @@ class ForeignReader:
                 cache = self._caches[key] = FileCache(load)
             return cache
 
-    def read(self, file: Path) -> tuple[list[ForeignPriors], list[MetadataError]]:
-        """The priors of every readable foreign file beside ``file``, and the unreadable ones' errors."""
+    def read(self, file: Path, names: frozenset[str] | None = None) -> tuple[list[ForeignPriors], list[MetadataError]]:
+        """The priors of every readable foreign file beside ``file``, and the unreadable ones' errors.
+        ``names``: the listing of its folder (:func:`folder_names`), read here when not given."""
+        names = folder_names(file.parent) if names is None else names
         found: list[ForeignPriors] = []
         problems: list[MetadataError] = []
         for suffix, candidates in foreign_candidates(file):
-            path = next((p for p in candidates if p != file and is_regular_file(p)), None)
+            path = next((p for p in candidates if p != file and present(p, names)), None)
             if path is None:
                 continue
             refused = outside_folder(file, path)
@@ -88,7 +91,7 @@ class ForeignReader:
                 found.append(self._cache(suffix, file.suffix).get(path))
             except MetadataError as exc:
                 problems.append(exc)
-        if file.suffix.lower() == ".safetensors" and is_regular_file(file):
+        if file.suffix.lower() == ".safetensors" and present(file, names):
             try:
                 found.append(self._headers.get(file))
             except MetadataError as exc:

@@ -1,12 +1,23 @@
-"""Turning pydantic's validation errors into short messages with a did-you-mean."""
+"""Validating the merged data, and turning pydantic's errors into short messages with a
+did-you-mean and the layer and line that declared each bad value."""
 
 from __future__ import annotations
 
+import functools
 import types
-from typing import Annotated, Any, Union, get_args, get_origin
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
+
+from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors
+from config_layers.provenance.redaction import show
+from config_layers.schema.config import PipelineConfig
+
+if TYPE_CHECKING:
+    from config_layers.provenance.history import History
+    from config_layers.provenance.origin import Origin
 
 _SHORT = {
     "greater_than_equal": "must be >= {ge}",
@@ -115,3 +126,58 @@ def _unwrap(annotation: Any) -> Any:
             annotation = members[0]
         else:
             return annotation
+
+
+@functools.lru_cache(maxsize=4096)
+def text_field(path: tuple[str, ...]) -> bool:
+    """Whether the config leaf at ``path`` holds text (env and ``--set`` values keep their string)."""
+    return is_text_field(PipelineConfig, path)
+
+
+def validate(merged: dict[str, Any], history: History) -> PipelineConfig:
+    """``merged`` as a PipelineConfig, or ConfigErrors naming each bad key, its value and the
+    layer and line that declared it."""
+    try:
+        return PipelineConfig.model_validate(merged)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        problems = [_describe(error, merged, history) for error in errors[:MAX_SHOWN_PROBLEMS]]
+        raise ConfigErrors(
+            problems,
+            title=f"invalid configuration ({len(errors)} problem{'s' * (len(errors) > 1)}):",
+            total=len(errors),
+        ) from None
+
+
+def _describe(error: ErrorDetails, merged: dict[str, Any], history: History) -> str:
+    from config_layers.provenance.report import format_path  # report imports did_you_mean from here
+
+    loc = tuple(str(part) for part in error["loc"])
+    message = short_message(error, PipelineConfig)
+    origin = _origin_at(loc, history)
+    where = f" ({origin.layer}, {origin.where()})" if origin else ""
+    if error["type"] == "missing":
+        return f"{format_path(loc)}{where}: {message}"
+    return f"{format_path(loc)} = {show(loc, _value_at(merged, loc))}{where}: {message}"
+
+
+def _origin_at(loc: tuple[str, ...], history: History) -> Origin | None:
+    """The latest assignment at ``loc``, above it (a value where a table belongs) or below it (a
+    table where a value belongs): whichever was declared last made the value that failed."""
+    related = [
+        assignment
+        for path, assignments in history.items()
+        if path[: len(loc)] == loc or loc[: len(path)] == path
+        for assignment in assignments
+        # An empty table declared above (every --lora does that) sets no value here.
+        if path[: len(loc)] == loc or not isinstance(assignment.value, Mapping)
+    ]
+    return max(related, key=lambda a: a.seq).origin if related else None
+
+
+def _value_at(data: Any, loc: tuple[str, ...]) -> Any:
+    for part in loc:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(part)
+    return data

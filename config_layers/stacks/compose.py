@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from config_layers.cache import FileCache
 from config_layers.documents import Document
 from config_layers.errors import ConfigError
 from config_layers.prompts.compose import PROMPT_SETTINGS
 from config_layers.provenance.origin import KeyPath
+from config_layers.stacks.loading import find_stack
 from config_layers.stacks.models import LocatedEntry, StackFile, Stage
 
 
@@ -55,26 +58,12 @@ class ComposedStack:
         return kept, skipped
 
 
-def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool = False) -> ComposedStack:
-    """Follow ``extends`` to the base, then apply each derived stack in turn.
+def compose_stack(name: str, chain: Sequence[StackFile], *, lenient: bool = False) -> ComposedStack:
+    """Apply each stack file of ``chain`` (base first, as :func:`load_chain` reads it) in turn.
 
-    Errors: a cycle; an ``add`` that reuses an inherited name without excluding it first.
-    An ``exclude`` naming nothing inherited is an error, or a warning when ``lenient``.
+    Errors: an ``add`` that reuses an inherited name without excluding it first. An ``exclude``
+    naming nothing inherited is an error, or a warning when ``lenient``.
     """
-    chain: list[StackFile] = []
-    current: str | None = name
-    while current is not None:
-        folded = current.casefold()
-        repeated = next((s for s in chain if s.name.casefold() == folded), None)
-        if repeated is not None:
-            steps = [f"{s.name} ({s.document.path})" for s in chain]
-            cycle = " -> ".join([*steps, f"{repeated.name} ({repeated.document.path})"])
-            raise ConfigError(f"LoRA stacks extend each other in a cycle: {cycle}")
-        stack = load(current)
-        chain.append(stack)
-        current = stack.extends
-    chain.reverse()
-
     composed = ComposedStack(name, [str(s.document.path) for s in chain], [])
     for stack in chain:
         if stack.extends is None:
@@ -109,5 +98,47 @@ def compose_stack(name: str, load: Callable[[str], StackFile], *, lenient: bool 
     return composed
 
 
+def load_chain(name: str, load: Callable[[str], StackFile]) -> list[StackFile]:
+    """The stack ``name`` and the stacks it ``extends``, base first, each read by ``load``
+    (a cycle is an error, naming every file of it)."""
+    chain: list[StackFile] = []
+    current: str | None = name
+    while current is not None:
+        folded = current.casefold()
+        repeated = next((s for s in chain if s.name.casefold() == folded), None)
+        if repeated is not None:
+            steps = [f"{s.name} ({s.document.path})" for s in chain]
+            cycle = " -> ".join([*steps, f"{repeated.name} ({repeated.document.path})"])
+            raise ConfigError(f"LoRA stacks extend each other in a cycle: {cycle}")
+        stack = load(current)
+        chain.append(stack)
+        current = stack.extends
+    chain.reverse()
+    return chain
+
+
 def _prompt_keys(stack: StackFile) -> tuple[str, ...]:
     return tuple(key for key in PROMPT_SETTINGS if key in stack.document.data)
+
+
+def stack_for(
+    name: str | None,
+    legacy: LocatedEntry | None,
+    directories: Sequence[Path],
+    stacks: FileCache[StackFile],
+    *,
+    lenient: bool,
+) -> ComposedStack | None:
+    """The build's stack: the one ``name``d (its chain read through ``stacks``, found in
+    ``directories``), or the user file's ``legacy`` keys as a one-entry stack; both is an error."""
+    if name is not None and legacy is not None:
+        raise legacy.document.error(
+            ("lora",) if "lora" in legacy.document.data else ("lora_scale",),
+            f"legacy 'lora'/'lora_scale' keys and the LoRA stack {name!r} together; pick one schema",
+        )
+    if legacy is not None:
+        return ComposedStack.single("(legacy lora keys)", legacy)
+    if name is None:
+        return None
+    chain = load_chain(name, lambda stack: stacks.get(find_stack(stack, directories)))
+    return compose_stack(name, chain, lenient=lenient)

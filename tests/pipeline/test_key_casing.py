@@ -9,10 +9,10 @@ from dynaconf.utils import find_the_correct_casing, object_merge
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config_layers.builder import _selection
 from config_layers.layers.base import mapped_layer
 from config_layers.layers.overrides import overrides_layer
 from config_layers.pipeline.merge import KeyCasing, merge_tables
+from config_layers.plan import selection as _selection
 
 keys = st.text(alphabet="aAbB _xX", max_size=4)
 

@@ -1,0 +1,347 @@
+"""The one place that reads what is known about a model or LoRA file: its sidecar, foreign
+metadata beside it (A1111, Civitai, Lora-Manager, the safetensors header), the learned presets,
+the profile library (by name, and by hash when asked), and whether each LoRA loads on the model
+(header base types and tensor key formats). ``ConfigBuilder.build()`` and ``presets()`` use it.
+
+Every file read goes through process-wide caches keyed by path and stat (:mod:`config_layers.cache`),
+so resolving the same unchanged files again costs a few ``stat`` calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from config_layers.cache import FileCache, IdentityMemo, StatKey, shared, shared_cache, stat_key
+from config_layers.discovery.files import FileIndex
+from config_layers.discovery.neighbors import folder_names
+from config_layers.errors import ConfigError, ConfigErrors, NotFoundError
+from config_layers.learning.learned_file import LearnedProfile, learned_path, load_learned_profile
+from config_layers.loras.inspect import LoraInspection, inspect_lora, key_check
+from config_layers.metadata import ForeignPriors, MetadataError, priors_from_safetensors
+from config_layers.names import model_stem
+from config_layers.profiles.families import lora_compatibility
+from config_layers.profiles.library import ProfileLibrary
+from config_layers.profiles.loading import (
+    LORA_SIDECAR_SUFFIXES,
+    MODEL_SIDECAR_SUFFIXES,
+    find_sidecar,
+    load_lora_profile,
+    load_model_profile,
+    sidecar_candidates,
+)
+from config_layers.profiles.models import KeyOrigin, LoraProfile, ModelProfile
+from config_layers.profiles.suggest import check_lora_compatibility
+from config_layers.resolve.foreign import ForeignReader, foreign_paths
+from config_layers.resolve.priors import combine_lora_priors, combine_model_priors
+
+if TYPE_CHECKING:
+    from config_layers.discovery.hashing import HashCache
+
+P = TypeVar("P", ModelProfile, LoraProfile)
+
+#: LoRA lookups remembered per resolver (a user file may name up to MAX_TABLE_KEYS LoRAs).
+_MEMO_ENTRIES = 8192
+_LoraMemo = tuple[frozenset[str], list[tuple[Path, "StatKey | None"]], str, "LoraProfile | None"]
+
+
+@dataclass
+class Found:
+    """What the profile lookup found for one build."""
+
+    model: ModelProfile | None = None
+    checkpoint: Path | None = None
+    learned: LearnedProfile | None = None
+    vae: tuple[str, KeyOrigin] | None = None
+    loras: dict[str, LoraProfile | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    lora_notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Resolver:
+    """Model and LoRA files -> their profiles (see the module docstring). Thread-safe: its
+    caches are locked, and per-call results live in the :class:`Found` it returns.
+
+    ``models``: the model files by name; ``profile_dirs``: the profile library; ``match_by_hash``:
+    when no library profile matches a file by name, hash it (cached in ``hash_cache_file``)."""
+
+    def __init__(
+        self,
+        models: FileIndex,
+        profile_dirs: Sequence[Path],
+        *,
+        match_by_hash: bool = False,
+        hash_cache_file: Path | None = None,
+    ) -> None:
+        self._models = models
+        self.profile_dirs = list(profile_dirs)
+        self.match_by_hash = match_by_hash
+        self.hash_cache_file = hash_cache_file
+        # Shared by every resolver of the process; the loaders look their functions up when
+        # called, so a patched module global applies.
+        self._model_profiles: FileCache[ModelProfile | None] = shared_cache(
+            "model_profiles", lambda p: load_model_profile(p)
+        )
+        self._lora_profiles: FileCache[LoraProfile | None] = shared_cache(
+            "lora_profiles", lambda p: load_lora_profile(p)
+        )
+        self._learned: FileCache[LearnedProfile | None] = shared_cache("learned", lambda p: load_learned_profile(p))
+        self._headers: FileCache[ForeignPriors] = shared_cache("headers", lambda p: priors_from_safetensors(p))
+        self._lora_keys: FileCache[LoraInspection] = shared_cache("lora_keys", lambda p: inspect_lora(p))
+        self._foreign = shared("foreign", lambda: ForeignReader(self._headers))
+        # Combined priors of unchanged inputs (the same cached objects) are reused, not rebuilt.
+        self._priors = shared("priors", IdentityMemo)
+        self._hash_cache: HashCache | None = None
+        self._library_lock = threading.Lock()
+        self._library: ProfileLibrary | None = None
+        # (LoRA name, file) -> (folder listing, [(file read, its stat)], note, profile)
+        self._lora_memo: OrderedDict[tuple[str, str], _LoraMemo] = OrderedDict()
+
+    def library(self) -> ProfileLibrary:
+        """The profile library (read on first use)."""
+        with self._library_lock:
+            if self._library is None:
+                self._library = ProfileLibrary(self.profile_dirs)
+            return self._library
+
+    def find(self, model: str | None, loras: Sequence[tuple[str, Path | None]], lenient: bool) -> Found:
+        """The profiles of ``model`` (found by name in the model folders) and of each LoRA file, with
+        notes on what was looked for; LoRAs of another family than the model fail (warnings when
+        ``lenient``)."""
+        found = Found()
+        if model is None:
+            found.notes.append("no model selected, so no model profile")
+        else:
+            try:
+                checkpoint = self._models.find(model)
+            except NotFoundError as exc:
+                if not lenient:
+                    raise
+                found.warnings.append(str(exc))
+                found.notes.append(f"model {model!r} not found, so no model profile")
+            else:
+                found.checkpoint = checkpoint
+                found.model = self._model_profile(checkpoint, found, lenient)
+        for name, path in loras:
+            found.loras[name] = self._lora_profile(name, path, found, lenient) if path else None
+        if found.model is not None:
+            for name, profile in found.loras.items():
+                issue = check_lora_compatibility(profile, found.model) if profile else None
+                if issue is None or profile is None:
+                    continue
+                message = (
+                    f"LoRA {name!r} is {issue.lora_base_type} (by {_base_source(profile, 'target_base_type')}) and "
+                    f"the model is {issue.model_base_type} (by {_base_source(found.model, 'base_type')}): "
+                )
+                if issue.severity == "error":
+                    message += "another architecture family, it cannot load"
+                    if not lenient:
+                        raise ConfigError(message + " (lenient mode records this as a warning)")
+                else:
+                    message += "same family, it loads but may look off"
+                found.warnings.append(message)
+        return found
+
+    def check_loads(self, found: Found, loras: Sequence[tuple[str, Path | None]], lenient: bool) -> None:
+        """Can each LoRA load on the model? Read the safetensors headers (only the headers) and
+        compare architecture families. Unreadable headers and cross-family LoRAs are errors, or
+        warnings when ``lenient``."""
+        problems: list[str] = []
+
+        def header_base(path: Path | None) -> tuple[str, str] | None:
+            if path is None or path.suffix.lower() != ".safetensors":
+                return None
+            try:
+                priors = self._headers.get(path)
+            except MetadataError as exc:
+                problems.append(f"cannot check whether it loads: {exc}")
+                return None
+            if priors.base_type is None or priors.base_type.value == "unknown":
+                return None
+            return str(priors.base_type.value), priors.base_type.key
+
+        model_base: tuple[str, str] | None = None
+        if found.model is not None and found.model.base_type != "unknown":
+            model_base = (found.model.base_type, "its profile")
+        else:
+            model_base = header_base(found.checkpoint)
+        for name, path in loras:
+            self._check_keys(name, path, model_base, found, problems)
+            lora_base = header_base(path)
+            if lora_base is None or model_base is None:
+                continue
+            profile = found.loras.get(name)
+            if profile is not None and profile.target_base_type == lora_base[0]:
+                continue  # the profile check above already compared these base types
+            verdict = lora_compatibility(lora_base[0], model_base[0])
+            if verdict == "incompatible":
+                problems.append(
+                    f"LoRA {name!r} is {lora_base[0]} by its header ({lora_base[1]}) and the model is "
+                    f"{model_base[0]} (by {model_base[1]}): another architecture family, it cannot load"
+                )
+            elif verdict == "finetune":
+                found.warnings.append(
+                    f"LoRA {name!r} is {lora_base[0]} by its header; the model is {model_base[0]} "
+                    "(same family: it loads but may look off)"
+                )
+        if problems and not lenient:
+            raise ConfigErrors(problems, title="LoRA check failed (lenient mode records these as warnings):")
+        found.warnings += problems
+
+    def _check_keys(
+        self, name: str, path: Path | None, model: tuple[str, str] | None, found: Found, problems: list[str]
+    ) -> None:
+        """Will the WebUI recognise the LoRA's tensor names, and do they fit the model's family?"""
+        if path is None:
+            return
+        if path.suffix.lower() != ".safetensors":
+            found.lora_notes.append(f"LoRA {name!r}: key format not checked (not a .safetensors file)")
+            return
+        try:
+            inspection = self._lora_keys.get(path)
+        except MetadataError:
+            return  # the header check reports the unreadable header
+        verdict = key_check(name, inspection, model[0] if model else None)
+        problems += [verdict.problem] if verdict.problem else []
+        found.warnings += [verdict.warning] if verdict.warning else []
+        found.lora_notes += [verdict.note] if verdict.note else []
+
+    def _model_profile(self, checkpoint: Path, found: Found, lenient: bool) -> ModelProfile | None:
+        """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""
+        stem = model_stem(checkpoint.name)
+        names = folder_names(checkpoint.parent)
+        sidecar, foreign, shown = self._read_beside(
+            checkpoint, MODEL_SIDECAR_SUFFIXES, self._model_profiles, names, found, lenient
+        )
+        library = None
+        if not (sidecar and sidecar.recommended_presets and sidecar.base_type != "unknown"):
+            library = self._library_for(found, lenient).model(stem) or self._by_hash(checkpoint, "model")
+        learned_file = learned_path(checkpoint)
+        found.learned = self._learned.get(learned_file) if learned_file.is_file() else None
+        priors = self._priors.call(
+            combine_model_priors, stem, sidecar, foreign, library, sidecar_path=shown, learned=found.learned
+        )
+        found.vae = priors.vae
+        found.warnings += priors.problems
+        if priors.profile is None:
+            found.notes.append(
+                f"no profile found for model {stem!r}; looked for: " + ", ".join(self._looked(checkpoint))
+            )
+        else:
+            found.notes.append(priors.explain(f"model {stem!r}"))
+        return priors.profile
+
+    def _lora_profile(self, name: str, lora_file: Path, found: Found, lenient: bool) -> LoraProfile | None:
+        """The LoRA's priors: its sidecar > foreign metadata beside it > the profile library.
+
+        A clean result (no warnings) is kept while the LoRA's folder listing is the same cached
+        listing and every file it read has the same stat: a build naming 1,000 LoRAs then costs
+        two ``stat`` calls per unchanged LoRA instead of a full lookup."""
+        names = folder_names(lora_file.parent)
+        key = (name, str(lora_file))
+        with self._library_lock:
+            hit = self._lora_memo.get(key)
+        if hit is not None and names is not None and hit[0] is names and all(stat_key(p) == k for p, k in hit[1]):
+            found.lora_notes.append(hit[2])
+            return hit[3]
+        warned = len(found.warnings)
+        stem = model_stem(lora_file.name)
+        sidecar, foreign, shown = self._read_beside(
+            lora_file, LORA_SIDECAR_SUFFIXES, self._lora_profiles, names, found, lenient
+        )
+        library = None
+        if not (sidecar and sidecar.recommended_weights and sidecar.target_base_type != "unknown"):
+            library = self._library_for(found, lenient).lora(stem) or self._by_hash(lora_file, "lora")
+        priors = self._priors.call(combine_lora_priors, stem, sidecar, foreign, library, sidecar_path=shown)
+        found.warnings += priors.problems
+        if priors.profile is None:
+            note = f"no profile found for LoRA {name!r}; looked for: " + ", ".join(self._looked(lora_file, lora=True))
+        else:
+            note = priors.explain(f"LoRA {name!r}")
+        found.lora_notes.append(note)
+        if names is not None and len(found.warnings) == warned and not self.match_by_hash:
+            read = [lora_file, *sidecar_candidates(lora_file, LORA_SIDECAR_SUFFIXES), *foreign_paths(lora_file)]
+            stats = [(p, stat_key(p)) for p in dict.fromkeys(read) if p.name.casefold() in names]
+            with self._library_lock:
+                self._lora_memo[key] = (names, stats, note, priors.profile)
+                self._lora_memo.move_to_end(key)
+                while len(self._lora_memo) > _MEMO_ENTRIES:
+                    self._lora_memo.popitem(last=False)
+        return priors.profile
+
+    def _read_beside(
+        self,
+        file: Path,
+        suffixes: Sequence[str],
+        sidecars: FileCache[P | None],
+        names: frozenset[str] | None,
+        found: Found,
+        lenient: bool,
+    ) -> tuple[P | None, list[ForeignPriors], str]:
+        """The sidecar of ``file``, the foreign metadata beside it, and the sidecar path to show."""
+        sidecar_path = find_sidecar(file, suffixes, names)
+        sidecar = sidecars.get(sidecar_path) if sidecar_path else None
+        foreign = self._read_foreign(file, names, found, lenient)
+        return sidecar, foreign, str(sidecar_path or sidecar_candidates(file, suffixes)[0])
+
+    def _library_for(self, found: Found, lenient: bool) -> ProfileLibrary:
+        """The profile library, consulted only when a sidecar leaves an aspect open; its broken
+        files fail the build then (or are warnings when lenient)."""
+        library = self.library()
+        if library.problems and not lenient:
+            raise ConfigErrors([str(p) for p in library.problems], title="unreadable profiles in the profile library:")
+        found.warnings += [
+            f"ignored unreadable library profile: {p}" for p in library.problems if str(p) not in str(found.warnings)
+        ]
+        return library
+
+    def _read_foreign(
+        self, file: Path, names: frozenset[str] | None, found: Found, lenient: bool
+    ) -> list[ForeignPriors]:
+        priors, problems = self._foreign.read(file, names)
+        if problems and not lenient:
+            raise ConfigErrors(
+                [str(problem) for problem in problems],
+                title="unreadable metadata beside a model file (lenient mode records these as warnings):",
+            )
+        found.warnings += [f"ignored unreadable metadata: {problem}" for problem in problems]
+        return priors
+
+    def _by_hash(self, file: Path, kind: str) -> Any:
+        if not self.match_by_hash:
+            return None
+        hashes = self._hashes()
+        digest = hashes.sha256(file)  # FileError when the file cannot be read
+        hashes.save()  # a cache that cannot be saved is logged, never fatal
+        library = self.library()
+        return library.model_by_hash(digest) if kind == "model" else library.lora_by_hash(digest)
+
+    def _hashes(self) -> HashCache:
+        from config_layers.discovery.hashing import HashCache  # hashing is opt-in: keep hashlib off the import path
+
+        with self._library_lock:
+            if self._hash_cache is None:
+                self._hash_cache = HashCache(self.hash_cache_file)
+            return self._hash_cache
+
+    def _looked(self, file: Path, *, lora: bool = False) -> list[str]:
+        suffixes = LORA_SIDECAR_SUFFIXES if lora else MODEL_SIDECAR_SUFFIXES
+        looked = [str(p) for p in sidecar_candidates(file, suffixes)]
+        looked += [f"{p} (header)" if p == file else str(p) for p in foreign_paths(file)]
+        looked += self.library().searched()
+        if not self.match_by_hash:
+            looked.append("(matching by hash is off)")
+        return looked
+
+
+def _base_source(profile: ModelProfile | LoraProfile, key: str) -> str:
+    """Where a profile's base type came from, for messages."""
+    foreign = profile.key_origin((key,))
+    if foreign is not None:
+        return f"{foreign.rule} in {foreign.source}"
+    return f"the profile {profile.document.path}" if profile.document else "its profile"
