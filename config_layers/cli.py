@@ -191,11 +191,8 @@ def explain(
     try:
         config = _build(**_build_options(locals()))
         texts = [config.explain(key) for key in keys]
-    except ConfigError as error:
+    except ConfigError as error:  # an unknown key is a ProvenanceKeyError, a ConfigError too
         raise _fail(error) from None
-    except KeyError as error:
-        typer.echo(f"config-layers: error: {error.args[0]}", err=True)
-        raise typer.Exit(2) from None
     typer.echo("\n".join(texts))
 
 

@@ -9,8 +9,15 @@ from pathlib import Path
 class ConfigError(Exception):
     """Base class of every error config_layers raises for bad input.
 
-    The CLI prints ``str(error)`` and exits 2; no traceback is shown for these.
+    The CLI prints ``str(error)`` and exits 2; no traceback is shown for these. The structured
+    fields say where the fault is, as far as the raiser knows it (``None`` where unknown), so a
+    GUI can point at the file, key and line without parsing the message.
     """
+
+    path: str | None = None
+    key_path: str | None = None
+    line: int | None = None
+    column: int | None = None
 
 
 class FileError(ConfigError):
@@ -18,6 +25,8 @@ class FileError(ConfigError):
 
     ``str()`` renders ``path:line:column: key.path: message``; unknown parts are left out.
     """
+
+    path: str
 
     def __init__(
         self,
@@ -65,11 +74,16 @@ MAX_SHOWN_PROBLEMS = 20
 class ConfigErrors(ConfigError):
     """Several problems found at once (every invalid field of a build, every bad key of a file).
 
-    ``problems`` holds the first MAX_SHOWN_PROBLEMS; ``total`` counts them all.
+    ``errors`` holds the first MAX_SHOWN_PROBLEMS as error objects (a plain string becomes a
+    ``ConfigError``), ``problems`` the same as strings; ``total`` counts them all.
     """
 
-    def __init__(self, problems: Sequence[str], *, title: str | None = None, total: int | None = None) -> None:
-        self.problems = list(problems)[:MAX_SHOWN_PROBLEMS]
+    def __init__(
+        self, problems: Sequence[ConfigError | str], *, title: str | None = None, total: int | None = None
+    ) -> None:
+        shown = list(problems)[:MAX_SHOWN_PROBLEMS]
+        self.errors = [p if isinstance(p, ConfigError) else ConfigError(p) for p in shown]
+        self.problems = [str(error) for error in self.errors]
         self.total = max(total or 0, len(problems))
         lines = [f"  - {problem}" if title else problem for problem in self.problems]
         if self.total > len(self.problems):
@@ -77,3 +91,23 @@ class ConfigErrors(ConfigError):
             lines.append(f"  ... and {more} more problem{'s' * (more != 1)}")
         body = "\n".join(lines)
         super().__init__(f"{title}\n{body}" if title else body)
+
+
+class MetadataError(FileError):
+    """Metadata another tool wrote beside a model file is unreadable or malformed."""
+
+
+class ProvenanceKeyError(ConfigError, KeyError):
+    """A provenance lookup named a key that is not in the config (a ``KeyError`` too)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key_path = key
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ would repr() the message, quotes and all.
+        return str(self.args[0])
+
+
+class PayloadError(ConfigError, ValueError):
+    """A config cannot be turned into the asked-for output (a ``ValueError`` too, for old callers)."""

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config_layers.errors import MetadataError
 from config_layers.loras.keyformat import KeyReport, classify_keys, read_tensor_index
 from config_layers.metadata.safetensors_header import priors_from_metadata
-from config_layers.metadata.types import MetadataError
 from config_layers.profiles.families import base_type_family, lora_compatibility
 
 #: How many keys an error message quotes.

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from config_layers.errors import MetadataError
 from config_layers.metadata.safetensors_header import MAX_HEADER_BYTES, read_header_bytes
-from config_layers.metadata.types import MetadataError, decode_utf8, parse_json_text, type_name
+from config_layers.metadata.types import decode_utf8, parse_json_text, type_name
 from config_layers.profiles.families import Family
 
 KeyFormat = Literal["kohya", "lycoris", "onetrainer", "diffusers", "mlx", "unknown", "none"]

@@ -19,6 +19,7 @@ the caller's business.
 
 from __future__ import annotations
 
+from config_layers.errors import MetadataError
 from config_layers.metadata.a1111 import (
     classify_json_sidecar,
     parse_a1111_metadata,
@@ -44,7 +45,7 @@ from config_layers.metadata.safetensors_header import (
     read_safetensors_metadata,
     write_safetensors_header,
 )
-from config_layers.metadata.types import ForeignPriors, ForeignValue, MetadataError, SourceKind
+from config_layers.metadata.types import ForeignPriors, ForeignValue, SourceKind
 from config_layers.profiles.families import BASE_TYPES, BaseType, base_type_family
 
 __all__ = [

@@ -18,15 +18,12 @@ from typing import Literal
 
 from config_layers.bounds import BoundsError, check_text
 from config_layers.errors import FileError
+from config_layers.errors import MetadataError as MetadataError  # re-exported: defined in errors.py
 
 SourceKind = Literal["a1111_metadata", "civitai_info", "lora_manager", "safetensors_header"]
 
 #: Default cap on a JSON sidecar's size; real ones are a few kB (a .civitai.info rarely 200 kB).
 MAX_SIDECAR_BYTES = 4 * 1024 * 1024
-
-
-class MetadataError(FileError):
-    """Metadata another tool wrote beside a model file is unreadable or malformed."""
 
 
 @dataclass(frozen=True)

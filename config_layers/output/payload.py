@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from config_layers.errors import PayloadError
+
 if TYPE_CHECKING:
     from config_layers.schema.config import HiresStage, PipelineConfig, WebUIFlavor
 
@@ -44,11 +46,11 @@ def webui_payload(
     stage = stage or built
     flavor = flavor or config.webui.flavor
     if stage not in PAYLOAD_STAGES:
-        raise ValueError(f"no WebUI payload for stage {stage!r}; stages with one: {', '.join(PAYLOAD_STAGES)}")
+        raise PayloadError(f"no WebUI payload for stage {stage!r}; stages with one: {', '.join(PAYLOAD_STAGES)}")
     if stage != built:
-        raise ValueError(f"this config was built for stage {built!r}; build it with stage={stage!r} for that payload")
+        raise PayloadError(f"this config was built for stage {built!r}; build it with stage={stage!r} for that payload")
     if flavor not in FLAVORS:
-        raise ValueError(f"unknown WebUI flavor {flavor!r}; flavors: {', '.join(FLAVORS)}")
+        raise PayloadError(f"unknown WebUI flavor {flavor!r}; flavors: {', '.join(FLAVORS)}")
     from config_layers.prompts import payload_prompts
 
     prompt, negative_prompt = payload_prompts(config, triggers=triggers)

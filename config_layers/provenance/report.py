@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from config_layers.errors import ProvenanceKeyError
 from config_layers.provenance.history import Assignment, AssignmentKind, History
 from config_layers.provenance.origin import Origin
 from config_layers.provenance.redaction import REDACTED, SecretValue, is_secret_path, redact, shorten
@@ -157,7 +158,8 @@ class Provenance(Mapping[str, FieldProvenance]):
         path = self._names.get(key)
         if path is None:
             hint = did_you_mean(key, list(self._names))
-            raise KeyError(f"{key!r} is not a leaf of the config" + (f"; did you mean {hint!r}?" if hint else ""))
+            message = f"{key!r} is not a leaf of the config" + (f"; did you mean {hint!r}?" if hint else "")
+            raise ProvenanceKeyError(key, message)
         entry = self._assemble(key, path)
         self._cache[key] = entry
         return entry
@@ -232,7 +234,7 @@ class Provenance(Mapping[str, FieldProvenance]):
         below = [name for name in self._names if _under(name, key)]
         removed = self.removed(key)
         if not below and not removed:
-            self[key]  # raises KeyError with a did-you-mean
+            self[key]  # raises ProvenanceKeyError with a did-you-mean
         parts = [_explain_field(self[name]) for name in below]
         for name, assignments in removed:
             lines = [f"{name}: not in the config ({self._fate(assignments)})"]

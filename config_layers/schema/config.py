@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from config_layers.errors import PayloadError
+
 if TYPE_CHECKING:
     from config_layers.provenance.report import BuildReport, FieldProvenance, Provenance
 
@@ -219,7 +221,7 @@ class PipelineConfig(_Section):
         for name, lora in self.loras.items():
             if lora.path is None:
                 # Parallel arrays must stay aligned: a LoRA without a file cannot be left out.
-                raise ValueError(f"LoRA {name!r} has no resolved file, so lora_paths cannot be built")
+                raise PayloadError(f"LoRA {name!r} has no resolved file, so lora_paths cannot be built")
             pairs.append((lora.path, lora.weight))
         return pairs
 
