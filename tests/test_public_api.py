@@ -50,3 +50,13 @@ def test_importing_the_package_loads_no_submodule() -> None:
     code = "import sys, config_layers; print(sorted(m for m in sys.modules if m.startswith('config_layers.')))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_build_does_not_load_the_records_learner() -> None:
+    code = "import sys, config_layers.learning.learned_file; print('config_layers.learning.learn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "False"
+    from config_layers.learning import learn
+    from config_layers.learning.learn import learn as defined
+
+    assert learn is defined
