@@ -10,7 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 # on the right-stripped text, anchored at a "[": a leading \s* would make the search quadratic in
 # a run of spaces (100k spaces took 8 s).
 _HASH_SUFFIX = re.compile(r"\[[0-9a-fA-F]{6,64}\]$")
-_MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
+#: The file extensions a checkpoint or LoRA file has (the one list; discovery/files.py uses it).
+MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
 
 
 def strip_model_hash(name: str) -> str:
@@ -26,7 +27,7 @@ def model_stem(name: str) -> str:
     """The bare stem a WebUI model name refers to: no hash suffix, folders or known extension."""
     bare = strip_model_hash(name).replace("\\", "/").rsplit("/", 1)[-1]
     lowered = bare.lower()
-    for ext in _MODEL_EXTENSIONS:
+    for ext in MODEL_EXTENSIONS:
         if lowered.endswith(ext):
             return bare[: -len(ext)]
     return bare

@@ -25,9 +25,7 @@ from pathlib import Path
 
 from config_layers.discovery.confine import resolve_lora_file
 from config_layers.errors import ConfigError, NotFoundError
-from config_layers.names import model_stem, strip_model_hash
-
-MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
+from config_layers.names import MODEL_EXTENSIONS, model_stem, strip_model_hash
 
 #: OS limits of a path and of one of its components, in bytes (Linux; other systems are lower).
 PATH_MAX = 4096

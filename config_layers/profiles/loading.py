@@ -103,8 +103,6 @@ def validate_profile(document: Document, model: type[_P], kind: str) -> _P:
         ]
         if len(errors) == 1:
             raise problems[0] from None
-        raise ConfigErrors(
-            [str(problem) for problem in problems], title=f"{document.path}: {len(errors)} problems", total=len(errors)
-        ) from None
+        raise ConfigErrors(problems, title=f"{document.path}: {len(errors)} problems", total=len(errors)) from None
     profile._document = document
     return profile

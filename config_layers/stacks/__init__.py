@@ -3,7 +3,7 @@ stage filtering, the legacy flat ``lora``/``lora_scale`` keys, and safe file res
 
 from config_layers.discovery.confine import resolve_lora_file
 from config_layers.stacks.compose import ComposedStack, Exclusion, StackStep, compose_stack, load_chain, stack_for
-from config_layers.stacks.loading import STACK_SUFFIX, find_stack, load_stack
+from config_layers.stacks.loading import STACK_SUFFIX, find_stack
 from config_layers.stacks.models import (
     LEGACY_KEYS,
     STAGES,
@@ -29,7 +29,6 @@ __all__ = [
     "compose_stack",
     "find_stack",
     "load_chain",
-    "load_stack",
     "parse_stack",
     "promote_legacy",
     "resolve_lora_file",

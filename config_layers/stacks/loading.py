@@ -1,4 +1,4 @@
-"""Finding and reading ``<name>.lorastack.toml`` files."""
+"""Finding ``<name>.lorastack.toml`` files (reading one is ``read_document`` + ``parse_stack``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from config_layers.documents import DEFAULT_MAX_BYTES, read_document
 from config_layers.errors import ConfigError, NotFoundError
 from config_layers.provenance.redaction import shorten
-from config_layers.stacks.models import StackFile, parse_stack
 
 STACK_SUFFIX = ".lorastack.toml"
 _NAME_MAX = 255  # bytes in one file name on the common file systems
@@ -32,9 +30,3 @@ def find_stack(name: str, directories: Sequence[Path]) -> Path:
         if found:
             return candidate
     raise NotFoundError("LoRA stack", name, [f"{Path(d) / (name + STACK_SUFFIX)}" for d in directories])
-
-
-def load_stack(name: str, directories: Sequence[Path]) -> StackFile:
-    """Find, read and validate the stack called ``name``."""
-    path = find_stack(name, directories)
-    return parse_stack(name, read_document(path, max_bytes=DEFAULT_MAX_BYTES))

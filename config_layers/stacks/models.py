@@ -140,7 +140,7 @@ def _entries(document: Document, raw: Any, key: KeyPath) -> list[LocatedEntry]:
     if problems:
         if len(problems) == 1:
             raise problems[0]
-        raise ConfigErrors([str(p) for p in problems], title=f"{document.path}: {len(problems)} problems")
+        raise ConfigErrors(problems, title=f"{document.path}: {len(problems)} problems")
     _no_repeats(document, [(e.entry.name, (*e.key, "name")) for e in out], ".".join(map(str, key)))
     return out
 
