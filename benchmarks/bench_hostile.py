@@ -186,7 +186,9 @@ def run(name: str, case: Case, limit_mb: int, timeout: float) -> None:
 
         code = f"import resource, runpy, sys; sys.argv = ['config-layers', *{args!r}]\n"
         code += "try:\n    runpy.run_module('config_layers', run_name='__main__')\n"
-        code += "finally:\n    print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        # VmHWM is the child's own peak (kB); ru_maxrss would carry this script's peak over fork and exec.
+        code += "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+        code += "    print('MAXRSS', hwm[0].split()[1] if hwm else -1024, file=sys.stderr)\n"
         start = time.perf_counter()
         try:
             done = subprocess.run(
