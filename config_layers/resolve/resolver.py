@@ -61,6 +61,14 @@ class Found:
     notes: list[str] = field(default_factory=list)
     lora_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    listings: dict[Path, frozenset[str] | None] = field(default_factory=dict)
+
+    def folder_names(self, folder: Path) -> frozenset[str] | None:
+        """The listing of ``folder``, read once per build: a folder changed in the last seconds is
+        not cached across builds, and 1,000 LoRAs in it must not list it 1,000 times."""
+        if folder not in self.listings:
+            self.listings[folder] = folder_names(folder)
+        return self.listings[folder]
 
 
 class Resolver:
@@ -214,7 +222,7 @@ class Resolver:
     def _model_profile(self, checkpoint: Path, found: Found, lenient: bool) -> ModelProfile | None:
         """The checkpoint's priors: its sidecar > foreign metadata beside it > the profile library."""
         stem = model_stem(checkpoint.name)
-        names = folder_names(checkpoint.parent)
+        names = found.folder_names(checkpoint.parent)
         sidecar, foreign, shown = self._read_beside(
             checkpoint, MODEL_SIDECAR_SUFFIXES, self._model_profiles, names, found, lenient
         )
@@ -242,7 +250,7 @@ class Resolver:
         A clean result (no warnings) is kept while the LoRA's folder listing is the same cached
         listing and every file it read has the same stat: a build naming 1,000 LoRAs then costs
         two ``stat`` calls per unchanged LoRA instead of a full lookup."""
-        names = folder_names(lora_file.parent)
+        names = found.folder_names(lora_file.parent)
         key = (name, str(lora_file))
         with self._library_lock:
             hit = self._lora_memo.get(key)
