@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from config_layers.cache import FileCache, shared_cache
+from config_layers.cache import FileCache, default_cache_dir, shared_cache
 from config_layers.discovery.files import FileIndex
+from config_layers.discovery.listing import ListingStore
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError
 from config_layers.layers.compose import compose_layers
@@ -65,6 +66,9 @@ class ConfigBuilder:
     ``match_by_hash``: when no library profile matches a file by name, hash the file (sha256,
     cached by path, size and mtime in ``hash_cache_file`` or the user cache dir) and match by
     ``sha256`` / ``autov2``. Off by default: ``build()`` never hashes unless asked to.
+    ``cache_dir``: where folder listings of the model and LoRA dirs are kept between processes
+    (the user cache dir's ``config_layers`` by default), so a new process need not list a large
+    library again; a folder is listed again as soon as it changes.
 
     One builder may be shared by threads: ``build()`` keeps no per-call state on it, and
     its caches (parsed files, profiles, the model-file index) are locked.
@@ -83,6 +87,7 @@ class ConfigBuilder:
         stacks_dirs: Sequence[Path | str] = (),
         match_by_hash: bool = False,
         hash_cache_file: Path | str | None = None,
+        cache_dir: Path | str | None = None,
     ) -> None:
         self.settings_file = Path(settings_file) if settings_file else default_settings_file()
         self.model_dirs = [Path(d) for d in model_dirs]
@@ -93,8 +98,10 @@ class ConfigBuilder:
         self.environ = environ
         self.lenient = lenient
         self.stacks_dirs = [Path(d) for d in stacks_dirs]
-        self._models = FileIndex(self.model_dirs, "model")
-        self._loras = FileIndex(self.lora_dirs, "LoRA")
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        listings = ListingStore(self.cache_dir / "listings")
+        self._models = FileIndex(self.model_dirs, "model", listings)
+        self._loras = FileIndex(self.lora_dirs, "LoRA", listings)
         # Parsed files are shared by every builder of the process (keyed by path + stat, bounded);
         # the loaders look their functions up when called, so a patched module global applies.
         self._settings_docs: FileCache[Document] = shared_cache(

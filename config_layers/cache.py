@@ -26,6 +26,13 @@ DEFAULT_MAX_ENTRIES = 4096
 RACY_NS = 2_000_000_000
 
 
+def default_cache_dir() -> Path:
+    """The user cache dir of config_layers (kept listings and sha256 hashes live there)."""
+    from platformdirs import user_cache_path  # only builders that use the default pay for it
+
+    return user_cache_path("config_layers", appauthor=False)
+
+
 def stat_key(path: Path) -> StatKey | None:
     """(mtime_ns, size, inode) of ``path``, or None when it cannot be stat'ed."""
     try:

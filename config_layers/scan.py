@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from config_layers.cache import FileCache, StatKey
-from config_layers.discovery.files import BrokenEntry, FileIndex
+from config_layers.discovery.files import FileIndex
 from config_layers.discovery.hashing import HashCache
+from config_layers.discovery.listing import BrokenEntry
 from config_layers.documents import is_regular_file
 from config_layers.errors import ConfigError, FileError
 from config_layers.loras.inspect import key_format_label

@@ -100,9 +100,11 @@ class Library:
 
 @pytest.fixture(autouse=True)
 def _isolated_config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """platformdirs must never find the real ~/.config/stablenew/user.toml in a test."""
+    """platformdirs must never find the real ~/.config/stablenew/user.toml in a test, nor
+    write kept listings or hashes to the real ~/.cache."""
     home = tmp_path_factory.mktemp("config-home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
     return home
 
 

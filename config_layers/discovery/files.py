@@ -2,9 +2,11 @@
 
 A library can hold tens of thousands of files, so each folder tree is listed once per process
 (shared by every builder and scanner) and kept fresh cheaply: a lookup that misses stats each
-listed folder and re-lists only folders whose mtime changed (a file added, removed or renamed
-changes its folder's mtime). A folder whose mtime is within ``_RACY_NS`` of when it was listed
-may change again within the same mtime tick, so it is re-listed on every miss until it settles.
+listed folder and re-lists only folders whose mtime or ctime changed (a file added, removed or
+renamed changes both). A folder whose mtime is within ``RACY_NS`` of when it was listed may
+change again within the same mtime tick, so it is re-listed on every miss until it settles.
+With a :class:`ListingStore`, a new process starts from the settled listings an earlier one
+kept (see :mod:`config_layers.discovery.listing`).
 
 Entries that cannot be used (a looping or dangling ``*.safetensors`` link, a folder that cannot be
 listed or entered) are skipped and kept as :class:`BrokenEntry`: scan lists them, a lookup names
@@ -13,63 +15,25 @@ one only when it is the file asked for.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from config_layers.discovery.confine import resolve_lora_file
+from config_layers.discovery.listing import BrokenEntry, Folder, ListingStore, broken_reason, folder_stamp, list_folder
 from config_layers.errors import ConfigError, NotFoundError
 from config_layers.names import MODEL_EXTENSIONS, model_stem, strip_model_hash
 
 #: OS limits of a path and of one of its components, in bytes (Linux; other systems are lower).
 PATH_MAX = 4096
 NAME_MAX = 255
-#: A folder listed less than this after its last change is listed again on a lookup miss.
-_RACY_NS = 2_000_000_000
 #: Folder trees kept per process (each one a few bytes per file).
 _MAX_TREES = 64
-
-
-@dataclass(frozen=True)
-class BrokenEntry:
-    """A library entry that was skipped: a model file that cannot be used, or a folder that
-    cannot be listed or entered."""
-
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-@dataclass
-class _Folder:
-    """One folder's listing: model file names by stem (names sorted), the names that are links,
-    subfolders (sorted) and broken entries."""
-
-    mtime_ns: int
-    listed_ns: int
-    stems: dict[str, list[str]] = field(default_factory=dict)
-    links: set[str] = field(default_factory=set)
-    subfolders: list[str] = field(default_factory=list)
-    broken: list[BrokenEntry] = field(default_factory=list)
-
-    def settled(self) -> bool:
-        return self.listed_ns - self.mtime_ns >= _RACY_NS
-
-    def same_listing(self, other: _Folder | None) -> bool:
-        return other is not None and (self.stems, self.links, self.subfolders, self.broken) == (
-            other.stems,
-            other.links,
-            other.subfolders,
-            other.broken,
-        )
+#: A tree of more folders than this gets an index by stem; a smaller one is searched folder by folder.
+_INDEX_FROM_FOLDERS = 64
 
 
 #: A match: the file's path, and whether the library entry is a link.
@@ -79,10 +43,11 @@ Match = tuple[str, bool]
 class _Tree:
     """The model files below one root folder, listed incrementally (see the module docstring)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, store: ListingStore | None) -> None:
         self.root = root
+        self.store = store
         self.lock = threading.Lock()
-        self._folders: dict[str, _Folder] = {}
+        self._folders: dict[str, Folder] = {}
         # stem (or case-folded stem) -> the folders holding it; built on the first lookup after a change.
         self._by_stem: dict[str, list[str]] | None = None
         self._by_fold: dict[str, list[str]] | None = None
@@ -92,16 +57,20 @@ class _Tree:
     def refresh(self) -> bool:
         """Re-list the folders that changed since the last walk; True when anything did."""
         now = time.time_ns()
-        folders: dict[str, _Folder] = {}
+        if not self._walked and self.store is not None:
+            self._folders = self.store.load(self.root)
+        folders: dict[str, Folder] = {}
         changed = not self._walked
+        newly_settled = False
         stack = [self.root]
         while stack:
             current = stack.pop()
             old = self._folders.get(current)
-            folder = old if old is not None and old.settled() and _mtime(current) == old.mtime_ns else None
+            folder = old if old is not None and old.settled() and folder_stamp(current) == old.stamp else None
             if folder is None:
-                folder = _list_folder(current, now, is_root=current == self.root)
+                folder = list_folder(current, now, is_root=current == self.root)
                 changed = changed or folder is None or not folder.same_listing(old)
+                newly_settled = newly_settled or (folder is not None and folder.storable())
             if folder is not None:
                 folders[current] = folder
                 prefix = current + os.sep
@@ -109,19 +78,26 @@ class _Tree:
         changed = changed or folders.keys() != self._folders.keys()
         self._folders = folders
         self._walked = True
+        if newly_settled and self.store is not None:
+            self.store.save(self.root, folders)
         if changed:
             self._by_stem = self._by_fold = None
             self._paths = None
         return changed
 
     def exact(self, stem: str) -> list[Match]:
-        if self._by_stem is None:
-            by_stem: dict[str, list[str]] = {}
-            for current, folder in self._folders.items():
-                for key in folder.stems:
-                    by_stem.setdefault(key, []).append(current)
-            self._by_stem = by_stem
-        return self._matches(self._by_stem.get(stem, ()), lambda folder: folder.stems.get(stem, ()))
+        holders: Iterable[str]
+        if len(self._folders) <= _INDEX_FROM_FOLDERS:
+            holders = [current for current, folder in self._folders.items() if stem in folder.stems]
+        else:
+            if self._by_stem is None:
+                by_stem: dict[str, list[str]] = {}
+                for current, folder in self._folders.items():
+                    for key in folder.stems:
+                        by_stem.setdefault(key, []).append(current)
+                self._by_stem = by_stem
+            holders = self._by_stem.get(stem, ())
+        return self._matches(holders, lambda folder: folder.names(stem))
 
     def folded(self, folded: str) -> list[Match]:
         if self._by_fold is None:
@@ -131,12 +107,12 @@ class _Tree:
                     by_fold.setdefault(key, []).append(current)
             self._by_fold = by_fold
 
-        def names(folder: _Folder) -> list[str]:
-            return [name for stem, found in folder.stems.items() if stem.casefold() == folded for name in found]
+        def names(folder: Folder) -> list[str]:
+            return [name for stem in folder.stems if stem.casefold() == folded for name in folder.names(stem)]
 
         return self._matches(self._by_fold.get(folded, ()), names)
 
-    def _matches(self, holders: Iterable[str], names: Callable[[_Folder], Iterable[str]]) -> list[Match]:
+    def _matches(self, holders: Iterable[str], names: Callable[[Folder], Iterable[str]]) -> list[Match]:
         out = []
         for current in holders:
             folder = self._folders[current]
@@ -152,91 +128,23 @@ class _Tree:
             self._paths = [
                 Path(current, name)
                 for current, folder in self._folders.items()
-                for name in sorted(name for names in folder.stems.values() for name in names)
+                for name in sorted(name for stem in folder.stems for name in folder.names(stem))
             ]
         return self._paths
-
-
-def _mtime(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
-_EXTENSIONS = frozenset(MODEL_EXTENSIONS)
-
-
-def _list_folder(path: str, now: int, *, is_root: bool) -> _Folder | None:
-    """One folder read with a single ``scandir``: only links get a ``stat`` (d_type tells the rest)."""
-    try:
-        mtime = os.stat(path).st_mtime_ns
-        with os.scandir(path) as listing:
-            entries = list(listing)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if is_root and exc.errno == errno.ENOTDIR:
-            return None
-        reason = f"folder cannot be listed ({exc.strerror or exc}); its files were skipped"
-        return _Folder(0, now, broken=[BrokenEntry(Path(path), reason)])
-    folder = _Folder(mtime, now)
-    stems = folder.stems
-    enterable: bool | None = None
-    for entry in entries:
-        name = entry.name
-        if name[0] == ".":
-            continue
-        dot = name.rfind(".")
-        try:
-            if dot <= 0 or name[dot:].lower() not in _EXTENSIONS:
-                if entry.is_dir(follow_symlinks=False):
-                    folder.subfolders.append(name)
-                continue
-            if enterable is None:
-                enterable = os.access(path, os.X_OK)
-            if not enterable:
-                reason = "its folder cannot be entered (permission denied)"
-                folder.broken.append(BrokenEntry(Path(entry.path), reason))
-                continue
-            if not entry.is_file(follow_symlinks=False):
-                if entry.is_symlink():
-                    if not stat.S_ISREG(os.stat(entry.path).st_mode):
-                        continue
-                    folder.links.add(name)
-                else:
-                    if entry.is_dir(follow_symlinks=False):
-                        folder.subfolders.append(name)
-                    continue
-        except OSError as exc:
-            folder.broken.append(BrokenEntry(Path(entry.path), _reason(exc)))
-            continue
-        stem = name[:dot]
-        stems.setdefault(model_stem(name) if "\\" in stem else stem, []).append(name)
-    folder.subfolders.sort()
-    folder.broken.sort(key=lambda b: b.path.name)
-    return folder
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "a symlink loop; skipped"
-    if exc.errno == errno.ENOENT:
-        return "a link to nothing (dangling symlink); skipped"
-    return f"cannot be read ({exc.strerror or exc}); skipped"
 
 
 _TREES: OrderedDict[str, _Tree] = OrderedDict()
 _TREES_LOCK = threading.Lock()
 
 
-def _tree(directory: Path) -> _Tree:
-    """The process-wide tree of ``directory`` (the least recently used one is dropped past ``_MAX_TREES``)."""
+def _tree(directory: Path, store: ListingStore | None) -> _Tree:
+    """The process-wide tree of ``directory`` (the least recently used one is dropped past
+    ``_MAX_TREES``); a new one starts from ``store``'s listings."""
     key = os.path.abspath(directory)
     with _TREES_LOCK:
         tree = _TREES.get(key)
         if tree is None:
-            tree = _TREES[key] = _Tree(key)
+            tree = _TREES[key] = _Tree(key, store)
             while len(_TREES) > _MAX_TREES:
                 _TREES.popitem(last=False)
         _TREES.move_to_end(key)
@@ -268,9 +176,10 @@ class FileIndex:
     refused (ConfigError) by the rule a stack's ``file`` entry follows.
     """
 
-    def __init__(self, directories: Sequence[Path], what: str) -> None:
+    def __init__(self, directories: Sequence[Path], what: str, store: ListingStore | None = None) -> None:
         self.directories = [Path(d) for d in directories]
         self.what = what
+        self.store = store
 
     def find(self, name: str) -> Path:
         """The one file ``name`` means: a stem, a file name, a ``sub/dir/file`` path or a WebUI
@@ -283,7 +192,7 @@ class FileIndex:
         if "/" in bare:
             return self._find_relative(name, bare)
         stem = model_stem(bare)
-        trees = [_tree(directory) for directory in self.directories]
+        trees = [_tree(directory, self.store) for directory in self.directories]
         matches = self._match(trees, stem, refresh=False)
         if not matches or any(not _exists(path) for path, _ in matches):
             matches = self._match(trees, stem, refresh=True)
@@ -349,7 +258,7 @@ class FileIndex:
                     try:
                         os.stat(path)
                     except OSError as exc:
-                        broken.append(str(BrokenEntry(Path(path), _reason(exc))))
+                        broken.append(str(BrokenEntry(Path(path), broken_reason(exc))))
         raise NotFoundError(self.what, name, [*self.searched(), *broken])
 
     def files(self) -> tuple[list[Path], list[BrokenEntry]]:
@@ -358,7 +267,7 @@ class FileIndex:
         broken: list[BrokenEntry] = []
         seen: set[int] = set()
         for directory in self.directories:
-            tree = _tree(directory)
+            tree = _tree(directory, self.store)
             if id(tree) in seen:
                 continue
             seen.add(id(tree))

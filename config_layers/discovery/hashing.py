@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.atomic import write_text_atomic
+from config_layers.cache import default_cache_dir
 from config_layers.documents import read_document
 from config_layers.errors import ConfigError, FileError
 
@@ -36,9 +37,7 @@ _CHUNK = 1024 * 1024
 
 
 def default_cache_file() -> Path:
-    from platformdirs import user_cache_path
-
-    return user_cache_path("config_layers", appauthor=False) / "sha256.json"
+    return default_cache_dir() / "sha256.json"
 
 
 def autov2(sha256: str) -> str:
