@@ -9,6 +9,7 @@ instead of ``os.environ``); the resolver reads everything about model and LoRA f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from config_layers.discovery.files import FileIndex
 from config_layers.discovery.listing import ListingStore
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
 from config_layers.errors import ConfigError
+from config_layers.layers.base import Layer
 from config_layers.layers.compose import compose_layers
 from config_layers.layers.defaults import defaults_layer
 from config_layers.layers.env import env_layers
@@ -27,18 +29,20 @@ from config_layers.layers.lora_overlays import check_only_resolved_paths
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import read_user_layer
 from config_layers.learning.presets import PresetCandidate, rank_candidates
+from config_layers.pipeline.memo import BuildMemo
 from config_layers.pipeline.merge import merge_layers
 from config_layers.pipeline.normalize import normalize_config
 from config_layers.plan import make_plan, selection
-from config_layers.provenance.report import build_report
-from config_layers.resolve.lora_files import plan_loras
-from config_layers.resolve.resolver import Resolver
+from config_layers.provenance.report import BuildReport, build_report
+from config_layers.resolve.lora_files import LoraPlan, plan_loras
+from config_layers.resolve.resolver import Found, Resolver
 from config_layers.schema.config import PipelineConfig
 from config_layers.schema.messages import validate
 from config_layers.shipped import default_settings_file, profiles_dir
 from config_layers.stacks import (
     STACK_SUFFIX,
     STAGES,
+    ComposedStack,
     StackFile,
     Stage,
     parse_stack,
@@ -153,21 +157,14 @@ class ConfigBuilder:
         files = [(lora.name, lora.path) for lora in lora_plan.loras]
         found = self._resolver.find(chosen_model, files, lenient)
         self._resolver.check_loads(found, files, lenient)
-        plan = make_plan(found, lora_plan, stack, stage, preset_id, chosen_model)
-        if plan.suggestion is not None and found.model is not None:
-            log.info(
-                "Using model profile preset %s (source=%s) for %s%s",
-                plan.suggestion.preset_id,
-                plan.suggestion.source,
-                found.model.model_name,
-                "".join(f" + {lora.name}" for lora in lora_plan.loras),
-            )
-        layers = compose_layers(defaults, user, env, call, plan)
-        merged, history = merge_layers(layers)
-        check_only_resolved_paths(history)
-        normalize_config(merged, history)
-        config = validate(merged, history)
-        config._report = build_report(config, history, layers, plan.warnings, stage, plan.base_type, lenient)
+        # Everything read is in hand; the rest is pure, and remembered by what was read.
+        reads = (defaults, user, env, call, found, lora_plan, stack)
+        dump, report, chosen = _BUILDS.call(_compose, *reads, stage, preset_id, chosen_model, lenient, os.getcwd())
+        if chosen is not None:
+            log.info("Using model profile preset %s (source=%s) for %s%s", *chosen)
+        # Each caller gets its own config (the remembered one is never handed out).
+        config = PipelineConfig.model_validate(dump)
+        config._report = dataclasses.replace(report, layers=list(report.layers), warnings=list(report.warnings))
         return config
 
     def presets(self, model: str, loras: Sequence[str] = (), *, lenient: bool | None = None) -> list[PresetCandidate]:
@@ -181,3 +178,36 @@ class ConfigBuilder:
             raise ConfigError(f"model {model!r} has no profile, so no presets; " + "; ".join(found.notes))
         usable = [p for p in found.loras.values() if p is not None]
         return rank_candidates(found.model, usable, found.learned)
+
+
+_BUILDS = BuildMemo()
+
+
+def _compose(
+    defaults: Layer,
+    user: Layer,
+    env: list[Layer],
+    call: Layer,
+    found: Found,
+    lora_plan: LoraPlan,
+    stack: ComposedStack | None,
+    stage: Stage,
+    preset_id: str | None,
+    chosen_model: str | None,
+    lenient: bool,
+    cwd: str,  # origins shown relative to it are part of the result
+) -> tuple[dict[str, Any], BuildReport, tuple[str | None, str, str, str] | None]:
+    """The pure part of a build: plan, layers, merge, normalization, validation, provenance.
+    Returns the config's data, its report and the preset choice to log."""
+    plan = make_plan(found, lora_plan, stack, stage, preset_id, chosen_model)
+    chosen = None
+    if plan.suggestion is not None and found.model is not None:
+        loras = "".join(f" + {lora.name}" for lora in lora_plan.loras)
+        chosen = (plan.suggestion.preset_id, plan.suggestion.source, found.model.model_name, loras)
+    layers = compose_layers(defaults, user, env, call, plan)
+    merged, history = merge_layers(layers)
+    check_only_resolved_paths(history)
+    normalize_config(merged, history)
+    config = validate(merged, history)
+    report = build_report(config, history, layers, plan.warnings, stage, plan.base_type, lenient)
+    return config.model_dump(), report, chosen

@@ -12,7 +12,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from config_layers.bounds import BoundsError, check_text
 from config_layers.errors import FileError
@@ -30,6 +30,9 @@ _TOML_WHERE = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<c
 @dataclass
 class Document:
     """A parsed file: its data, and the positions of its keys (computed on first use)."""
+
+    #: Read once per file version and never changed (config_layers.pipeline.memo).
+    memo_by_identity: ClassVar[bool] = True
 
     path: Path
     fmt: DocumentFormat

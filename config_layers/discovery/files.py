@@ -32,6 +32,8 @@ PATH_MAX = 4096
 NAME_MAX = 255
 #: Folder trees kept per process (each one a few bytes per file).
 _MAX_TREES = 64
+#: Names remembered per index (see ``FileIndex._known``).
+_MAX_KNOWN = 4096
 #: A tree of more folders than this gets an index by stem; a smaller one is searched folder by folder.
 _INDEX_FROM_FOLDERS = 64
 
@@ -53,6 +55,8 @@ class _Tree:
         self._by_fold: dict[str, list[str]] | None = None
         self._paths: list[Path] | None = None
         self._walked = False
+        #: Moves on whenever a refresh changes what the tree holds.
+        self.generation = 0
 
     def refresh(self) -> bool:
         """Re-list the folders that changed since the last walk; True when anything did."""
@@ -83,6 +87,7 @@ class _Tree:
         if changed:
             self._by_stem = self._by_fold = None
             self._paths = None
+            self.generation += 1
         return changed
 
     def exact(self, stem: str) -> list[Match]:
@@ -180,11 +185,18 @@ class FileIndex:
         self.directories = [Path(d) for d in directories]
         self.what = what
         self.store = store
+        # name -> (the trees' generations, the file): while no tree changed, a name found
+        # before means the same file, which need only still exist.
+        self._known: dict[str, tuple[tuple[int, ...], Path]] = {}
 
     def find(self, name: str) -> Path:
         """The one file ``name`` means: a stem, a file name, a ``sub/dir/file`` path or a WebUI
         name with a ``" [hash]"`` suffix. Raises NotFoundError, or ConfigError (ambiguous, a
         name no file can have, a link leading outside the directories)."""
+        trees = [_tree(directory, self.store) for directory in self.directories]
+        known = self._known.get(name)
+        if known is not None and known[0] == tuple(tree.generation for tree in trees) and _exists(known[1]):
+            return known[1]
         check_name(name, self.what)
         bare = strip_model_hash(name).strip().replace("\\", "/")
         if not bare:
@@ -192,7 +204,6 @@ class FileIndex:
         if "/" in bare:
             return self._find_relative(name, bare)
         stem = model_stem(bare)
-        trees = [_tree(directory, self.store) for directory in self.directories]
         matches = self._match(trees, stem, refresh=False)
         if not matches or any(not _exists(path) for path, _ in matches):
             matches = self._match(trees, stem, refresh=True)
@@ -206,6 +217,10 @@ class FileIndex:
         if is_link:
             # The folder part resolved as the roots are, so only the link itself is judged.
             self._confine(os.path.join(os.path.realpath(path.parent), path.name))
+        elif all(tree._walked for tree in trees):  # a link's target may change: judged each time
+            if len(self._known) >= _MAX_KNOWN:
+                self._known.clear()
+            self._known[name] = (tuple(tree.generation for tree in trees), path)
         return path
 
     def _match(self, trees: list[_Tree], stem: str, *, refresh: bool) -> list[tuple[Path, bool]]:

@@ -55,6 +55,18 @@ def env_layers(environ: Mapping[str, str], prefix: str) -> list[Layer]:
     """The ``env`` layer in two parts: StableNew's legacy names first, then our own names, so our
     name for a field wins over StableNew's and the provenance chain shows both. Ignored variables
     are listed in the notes; a flat name one edit from a known one is an error."""
+    head = f"{prefix}_"
+    return list(_env_layers(tuple((name, environ[name]) for name in sorted(environ) if name.startswith(head)), prefix))
+
+
+@functools.lru_cache(maxsize=64)
+def _env_layers(variables: tuple[tuple[str, str], ...], prefix: str) -> tuple[Layer, ...]:
+    # The same variables give the same layers (nothing changes a layer once made), so a
+    # repeated build neither parses them again nor makes new objects for its memo to key.
+    return tuple(_make_env_layers(dict(variables), prefix))
+
+
+def _make_env_layers(environ: Mapping[str, str], prefix: str) -> list[Layer]:
     variables = classify_environment(environ, prefix)
     refused = [v for v in variables if v.fate == "refused" and "__" not in v.name]
     if refused:

@@ -8,7 +8,7 @@ rejects control characters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -79,6 +79,8 @@ class LearningSummary(_Strict):
 
 
 class _Profile(_Strict):
+    #: The caches hand out one object per file version and nothing changes it once loaded.
+    memo_by_identity: ClassVar[bool] = True
     version: Literal[1]
     aliases: Annotated[list[Name], Field(max_length=100)] = []
     sha256: Sha256 | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +25,8 @@ LEGACY_KEYS = ("lora", "lora_scale")
 
 
 class StackEntry(BaseModel):
+    #: Parsed once per stack file version and never changed (config_layers.pipeline.memo).
+    memo_by_identity: ClassVar[bool] = True
     """One LoRA of a stack. ``file`` is relative to a LoRA directory."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
