@@ -188,21 +188,30 @@ class FileIndex:
         # name -> (the trees' generations, the file): while no tree changed, a name found
         # before means the same file, which need only still exist.
         self._known: dict[str, tuple[tuple[int, ...], Path]] = {}
+        self._trees: list[_Tree] | None = None
 
     def find(self, name: str) -> Path:
         """The one file ``name`` means: a stem, a file name, a ``sub/dir/file`` path or a WebUI
         name with a ``" [hash]"`` suffix. Raises NotFoundError, or ConfigError (ambiguous, a
         name no file can have, a link leading outside the directories)."""
-        trees = [_tree(directory, self.store) for directory in self.directories]
+        return self.find_entry(name)[0]
+
+    def find_entry(self, name: str) -> tuple[Path, bool | None]:
+        """:meth:`find`, and whether the file's library entry is a link (None: not known, for
+        a ``sub/dir/file`` name)."""
+        trees = self._trees
+        if trees is None:
+            # Kept by the index: should the process-wide table drop one, it stays correct here.
+            trees = self._trees = [_tree(directory, self.store) for directory in self.directories]
         known = self._known.get(name)
         if known is not None and known[0] == tuple(tree.generation for tree in trees) and _exists(known[1]):
-            return known[1]
+            return known[1], False
         check_name(name, self.what)
         bare = strip_model_hash(name).strip().replace("\\", "/")
         if not bare:
             raise ConfigError(f"{self.what} name is empty")
         if "/" in bare:
-            return self._find_relative(name, bare)
+            return self._find_relative(name, bare), None
         stem = model_stem(bare)
         matches = self._match(trees, stem, refresh=False)
         if not matches or any(not _exists(path) for path, _ in matches):
@@ -221,7 +230,7 @@ class FileIndex:
             if len(self._known) >= _MAX_KNOWN:
                 self._known.clear()
             self._known[name] = (tuple(tree.generation for tree in trees), path)
-        return path
+        return path, is_link
 
     def _match(self, trees: list[_Tree], stem: str, *, refresh: bool) -> list[tuple[Path, bool]]:
         found: dict[str, bool] = {}

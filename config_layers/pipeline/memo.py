@@ -39,31 +39,40 @@ def input_key(value: Any, pins: list[object]) -> Hashable:
     identity are appended to ``pins`` (the caller keeps them alive with the entry). Raises
     :class:`Unkeyable` for an object that could change without its identity changing."""
     kind = type(value)
+    if kind is str:
+        return str(value)  # no other key is a str, so it needs no tag
     if kind in _VALUES:
-        return (kind, value)
+        return (kind, value)  # 1, 1.0 and True are equal to Python, not to a build
     if isinstance(value, tuple | list):
-        return (kind, tuple(input_key(item, pins) for item in value))
+        return (kind, tuple([input_key(item, pins) for item in value]))
     if isinstance(value, dict):
-        return (kind, tuple((input_key(k, pins), input_key(v, pins)) for k, v in value.items()))
+        return (kind, tuple([(input_key(k, pins), input_key(v, pins)) for k, v in value.items()]))
     if isinstance(value, set):
-        return (kind, frozenset(input_key(item, pins) for item in value))
+        return (kind, frozenset([input_key(item, pins) for item in value]))
     if isinstance(value, PurePath):
         return (kind, str(value))
     if kind is types.FunctionType:
-        cells = tuple(input_key(cell.cell_contents, pins) for cell in value.__closure__ or ())
+        cells = tuple([input_key(cell.cell_contents, pins) for cell in value.__closure__ or ()])
         pins.append(value.__code__)
         return (kind, id(value.__code__), cells, input_key(value.__defaults__, pins))
     if kind is types.MethodType:
         return (kind, input_key(value.__func__, pins), input_key(value.__self__, pins))
-    own = getattr(value, "memo_key", None)
-    if own is not None and not isinstance(value, type):
-        return (kind, input_key(own(), pins))
+    # Looked up on the class: a pydantic model's instance lookup of a missing name is slow.
     if isinstance(value, frozenset) or getattr(kind, "memo_by_identity", False):
         pins.append(value)
         return (kind, id(value))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (kind, tuple(input_key(getattr(value, f.name), pins) for f in dataclasses.fields(value)))
-    raise Unkeyable(kind.__name__)
+    own = getattr(kind, "memo_key", None)
+    if own is not None:
+        return (kind, input_key(own(value), pins))
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(kind):
+            raise Unkeyable(kind.__name__)
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return (kind, tuple([input_key(getattr(value, name), pins) for name in names]))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class BuildMemo:

@@ -23,6 +23,8 @@ class PlannedLora:
     path: Path | None
     entry: LocatedEntry | None = None
     named_by_layers: bool = False
+    #: Whether the library lists the file as a link (None: not known).
+    link: bool | None = None
 
 
 @dataclass
@@ -66,14 +68,16 @@ def plan_loras(
             in_stack.named_by_layers = True
             plan.notes.append(f"LoRA {name!r} is named by a layer and by the stack: one entry")
             continue
+        link: bool | None = None
         try:
-            found: Path | None = index.find(name)
+            found: Path | None
+            found, link = index.find_entry(name)
         except NotFoundError as exc:
             if not lenient:
                 raise
             plan.warnings.append(str(exc))
             found = None
-        by_name[name.casefold()] = PlannedLora(name, found, named_by_layers=True)
+        by_name[name.casefold()] = PlannedLora(name, found, named_by_layers=True, link=link)
         plan.loras.append(by_name[name.casefold()])
     _one_entry_per_file(plan.loras)
     if stack is not None:
@@ -97,7 +101,7 @@ def _one_entry_per_file(loras: Sequence[PlannedLora]) -> None:
         if planned.path is None:
             continue
         folder, name = os.path.split(planned.path)
-        if os.path.islink(planned.path):
+        if planned.link or (planned.link is None and os.path.islink(planned.path)):
             real = os.path.realpath(planned.path)
         else:
             parent = folders.get(folder)
