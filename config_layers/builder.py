@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from config_layers.cache import FileCache, default_cache_dir, shared_cache
+from config_layers.cache import FileCache, shared_cache
 from config_layers.discovery.files import FileIndex
 from config_layers.discovery.listing import ListingStore
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, read_document
@@ -102,8 +102,8 @@ class ConfigBuilder:
         self.environ = environ
         self.lenient = lenient
         self.stacks_dirs = [Path(d) for d in stacks_dirs]
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        listings = ListingStore(self.cache_dir / "listings")
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        listings = ListingStore(self.cache_dir / "listings" if self.cache_dir else None)
         self._models = FileIndex(self.model_dirs, "model", listings)
         self._loras = FileIndex(self.lora_dirs, "LoRA", listings)
         # Parsed files are shared by every builder of the process (keyed by path + stat, bounded);

@@ -6,11 +6,13 @@ them inside the package as ``config_layers/_shipped/`` (see pyproject.toml).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
 
+@functools.cache  # the package does not move while it runs; every builder asks
 def shipped_path(name: str) -> Path:
     """The shipped ``settings.toml``, ``profiles`` or ``examples``."""
     for root in (_PACKAGE / "_shipped", _PACKAGE.parent):

@@ -15,6 +15,7 @@ one only when it is the file asked for.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -32,6 +33,7 @@ PATH_MAX = 4096
 NAME_MAX = 255
 #: Folder trees kept per process (each one a few bytes per file).
 _MAX_TREES = 64
+_GENERATIONS = itertools.count()
 #: Names remembered per index (see ``FileIndex._known``).
 _MAX_KNOWN = 4096
 #: A tree of more folders than this gets an index by stem; a smaller one is searched folder by folder.
@@ -55,8 +57,8 @@ class _Tree:
         self._by_fold: dict[str, list[str]] | None = None
         self._paths: list[Path] | None = None
         self._walked = False
-        #: Moves on whenever a refresh changes what the tree holds.
-        self.generation = 0
+        #: Moves on whenever a refresh changes what the tree holds; never the same in two trees.
+        self.generation = next(_GENERATIONS)
 
     def refresh(self) -> bool:
         """Re-list the folders that changed since the last walk; True when anything did."""
@@ -87,7 +89,7 @@ class _Tree:
         if changed:
             self._by_stem = self._by_fold = None
             self._paths = None
-            self.generation += 1
+            self.generation = next(_GENERATIONS)
         return changed
 
     def exact(self, stem: str) -> list[Match]:
@@ -156,6 +158,20 @@ def _tree(directory: Path, store: ListingStore | None) -> _Tree:
         return tree
 
 
+_KNOWN: OrderedDict[tuple[tuple[str, ...], str], dict[str, tuple[tuple[int, ...], Path]]] = OrderedDict()
+
+
+def _known_names(directories: tuple[str, ...], what: str) -> dict[str, tuple[tuple[int, ...], Path]]:
+    with _TREES_LOCK:
+        known = _KNOWN.get((directories, what))
+        if known is None:
+            known = _KNOWN[(directories, what)] = {}
+            while len(_KNOWN) > _MAX_TREES:
+                _KNOWN.popitem(last=False)
+        _KNOWN.move_to_end((directories, what))
+        return known
+
+
 def check_name(name: str, what: str) -> None:
     """Refuse a name no file can have: a NUL character, or longer than the OS allows."""
     shown = repr(name if len(name) <= 80 else name[:60] + "…")
@@ -186,8 +202,9 @@ class FileIndex:
         self.what = what
         self.store = store
         # name -> (the trees' generations, the file): while no tree changed, a name found
-        # before means the same file, which need only still exist.
-        self._known: dict[str, tuple[tuple[int, ...], Path]] = {}
+        # before means the same file, which need only still exist. Shared by the indexes of
+        # the same folders, so a new builder starts with what earlier ones found.
+        self._known = _known_names(tuple(str(d) for d in self.directories), what)
         self._trees: list[_Tree] | None = None
 
     def find(self, name: str) -> Path:

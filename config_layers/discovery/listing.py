@@ -23,7 +23,7 @@ from pathlib import Path
 import msgspec
 
 from config_layers.atomic import write_bytes_atomic
-from config_layers.cache import RACY_NS
+from config_layers.cache import RACY_NS, default_cache_dir
 from config_layers.errors import FileError
 from config_layers.names import MODEL_EXTENSIONS, model_stem
 
@@ -194,10 +194,17 @@ def _decode(data: bytes) -> _Store:
 
 
 class ListingStore:
-    """Settled folder listings of library roots, kept in ``directory`` between processes."""
+    """Settled folder listings of library roots, kept in ``directory`` between processes
+    (None: ``listings/`` in the user cache dir, looked up when first needed)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = Path(directory) if directory is not None else None
+
+    @property
+    def directory(self) -> Path:
+        if self._directory is None:
+            self._directory = default_cache_dir() / "listings"
+        return self._directory
 
     def _file(self, root: str) -> Path:
         digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:32]
