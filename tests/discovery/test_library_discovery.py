@@ -262,3 +262,34 @@ def test_a_folder_named_twice_is_searched_once(library: Library, monkeypatch: py
     monkeypatch.chdir(library.root)
     assert FileIndex([Path("loras"), library.loras], "LoRA").find("x") == Path("loras/x.safetensors")
     assert FileIndex([Path("loras"), library.loras], "LoRA").files()[0] == [Path("loras/x.safetensors")]
+
+
+def test_a_name_found_once_is_checked_with_one_stat_until_its_file_or_folder_changes(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_stub_safetensors(library.loras / "a" / "one.safetensors")
+    write_stub_safetensors(library.loras / "b" / "two.safetensors")
+    _settle(library.loras)
+    assert FileIndex([library.loras], "LoRA").find_entry("one") == (library.loras / "a" / "one.safetensors", False)
+    stats: list[str] = []
+    real = os.stat
+
+    def counted(path: Any, *args: Any, **kwargs: Any) -> Any:
+        stats.append(os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counted)
+    other = FileIndex([library.loras], "LoRA")  # another builder's index of the same folder
+    assert other.find("one") == library.loras / "a" / "one.safetensors"
+    assert stats == [str(library.loras / "a" / "one.safetensors")]
+
+    (library.loras / "a" / "one.safetensors").unlink()
+    moved = write_stub_safetensors(library.loras / "b" / "one.safetensors")
+    assert other.find("one") == moved
+
+
+def test_a_link_in_the_library_is_reported_as_one(library: Library) -> None:
+    target = write_stub_safetensors(library.loras / "sub" / "real.safetensors")
+    os.symlink(target, library.loras / "alias.safetensors")
+    assert FileIndex([library.loras], "LoRA").find_entry("alias") == (library.loras / "alias.safetensors", True)
+    assert FileIndex([library.loras], "LoRA").find_entry("sub/real")[1] is None  # a path: not looked up by name
