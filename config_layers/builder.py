@@ -180,7 +180,12 @@ class ConfigBuilder:
         return rank_candidates(found.model, usable, found.learned)
 
 
-_BUILDS = BuildMemo()
+def _leaves(data: Any) -> int:
+    return sum(_leaves(value) for value in data.values()) if isinstance(data, dict) else 1
+
+
+# A build's entry holds ~0.5-1 KiB per config leaf (its data and provenance): about 40 MiB at most.
+_BUILDS = BuildMemo(weigh=lambda result: _leaves(result[0]), max_weight=50_000)
 
 
 def _compose(

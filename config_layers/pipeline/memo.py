@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 R = TypeVar("R")
 
-#: Builds remembered per process (a LoRA-heavy entry holds a few hundred KiB).
+#: Entries remembered per process.
 MAX_ENTRIES = 256
 
 _VALUES = (str, int, float, bool, bytes, type(None))
@@ -76,12 +76,22 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class BuildMemo:
-    """Results of ``fn(*inputs)`` for the last :data:`MAX_ENTRIES` distinct inputs (LRU, locked)."""
+    """Results of ``fn(*inputs)`` for the last distinct inputs (LRU, locked): at most
+    ``max_entries`` of them, weighing at most ``max_weight`` together by ``weigh(result)``."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        max_entries: int = MAX_ENTRIES,
+        *,
+        weigh: Callable[[Any], int] = lambda result: 1,
+        max_weight: int = MAX_ENTRIES,
+    ) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[list[object], Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[list[object], Any, int]] = OrderedDict()
         self.max_entries = max_entries
+        self.weigh = weigh
+        self.max_weight = max_weight
+        self._weight = 0
 
     def call(self, fn: Callable[..., R], *inputs: Any) -> R:
         pins: list[object] = []
@@ -95,8 +105,13 @@ class BuildMemo:
                 self._entries.move_to_end(key)
                 return hit[1]  # type: ignore[no-any-return]
         result = fn(*inputs)
+        weight = self.weigh(result)
+        if weight > self.max_weight:
+            return result
         with self._lock:
-            self._entries[key] = (pins, result)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            self._weight += weight - (old[2] if old else 0)
+            self._entries[key] = (pins, result, weight)
+            while len(self._entries) > self.max_entries or self._weight > self.max_weight:
+                self._weight -= self._entries.popitem(last=False)[1][2]
         return result

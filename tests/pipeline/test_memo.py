@@ -110,6 +110,22 @@ def test_the_memo_is_bounded() -> None:
     assert len(calls) == 5  # 1 was dropped when 4 came
 
 
+def test_the_memo_is_bounded_by_weight_and_never_keeps_one_too_heavy() -> None:
+    memo = BuildMemo(weigh=len, max_weight=5)
+    fn, calls = _counted(lambda text: text)
+    memo.call(fn, "abc")
+    memo.call(fn, "de")
+    memo.call(fn, "abc")
+    assert len(calls) == 2  # both fit: 3 + 2
+    memo.call(fn, "f")  # 6 > 5: the least recently used ("de") goes
+    memo.call(fn, "abc")
+    memo.call(fn, "de")
+    assert len(calls) == 4
+    memo.call(fn, "abcdef")
+    memo.call(fn, "abcdef")
+    assert len(calls) == 6  # heavier than the whole memo: computed each time
+
+
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
