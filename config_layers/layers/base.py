@@ -28,15 +28,15 @@ class Layer:
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     removals: tuple[tuple[ConfigPath, Origin], ...] = field(default=())
-    #: The parsed file the layer is, whole (``data`` is its data): then the file stands for
-    #: ``data`` and ``origin_of`` in :meth:`memo_key`.
-    document: Document | None = field(default=None, repr=False)
+    #: What alone the layer was made from (a parsed file, a set of variables): it then stands
+    #: for ``data`` and ``origin_of`` in :meth:`memo_key`. A layer made otherwise has None.
+    made_from: object = field(default=None, repr=False, compare=False)
 
     def memo_key(self) -> tuple[object, ...]:
         """What the layer is made of, for config_layers.pipeline.memo: a whole-file layer is
         its file (keyed by identity there), not its data walked leaf by leaf."""
-        if self.document is not None and self.data is self.document.data:
-            return (self.name, self.document, self.sources, self.notes, self.removals)
+        if self.made_from is not None:
+            return (self.name, self.made_from, self.sources, self.notes, self.removals)
         return (self.name, self.data, self.origin_of, self.sources, self.notes, self.removals)
 
 
@@ -47,7 +47,7 @@ def file_layer(name: LayerName, document: Document, notes: tuple[str, ...] = ())
     def origin_of(key: KeyPath) -> Origin:
         return Origin(name, source, key, _locate=document.position)
 
-    return Layer(name, document.data, origin_of, sources=(source,), notes=notes, document=document)
+    return Layer(name, document.data, origin_of, sources=(source,), notes=notes, made_from=document)
 
 
 def mapped_layer(

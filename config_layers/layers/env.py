@@ -13,6 +13,7 @@ table in ``stablenew_env``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import tomllib
 from collections.abc import Mapping
@@ -62,8 +63,9 @@ def env_layers(environ: Mapping[str, str], prefix: str) -> list[Layer]:
 @functools.lru_cache(maxsize=64)
 def _env_layers(variables: tuple[tuple[str, str], ...], prefix: str) -> tuple[Layer, ...]:
     # The same variables give the same layers (nothing changes a layer once made), so a
-    # repeated build neither parses them again nor makes new objects for its memo to key.
-    return tuple(_make_env_layers(dict(variables), prefix))
+    # repeated build neither parses them again nor walks them for its memo's key.
+    made = _make_env_layers(dict(variables), prefix)
+    return tuple(dataclasses.replace(layer, made_from=(variables, prefix, index)) for index, layer in enumerate(made))
 
 
 def _make_env_layers(environ: Mapping[str, str], prefix: str) -> list[Layer]:
