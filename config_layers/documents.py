@@ -82,6 +82,8 @@ def outside_folder(file: Path, beside: Path) -> str | None:
     """Why ``beside`` (a sidecar or metadata file of ``file``) must not be read: it resolves
     outside the folder that holds ``file`` (a symlink out of the library), or cannot be
     resolved. None when it is inside."""
+    if os.path.dirname(beside) == os.path.dirname(file) and not os.path.islink(beside):
+        return None  # not a link, and in the model file's own folder (whatever that resolves to)
     try:
         folder = file.parent.resolve()
         real = beside.resolve()

@@ -59,9 +59,19 @@ def decode_header(header: bytes, path: Path) -> dict[str, str]:
 
     Line and column in errors are positions in the JSON header, which starts at byte 8.
     """
+    return metadata_of(parse_header_json(header, path), path)
+
+
+def parse_header_json(header: bytes, path: Path) -> dict[str, object]:
+    """A header's JSON bytes as the object they must be; MetadataError otherwise."""
     document = parse_json_text(decode_utf8(header, path), path)
     if not isinstance(document, dict):
         raise MetadataError(path, f"the JSON header must be an object, not {type_name(document)}")
+    return document
+
+
+def metadata_of(document: dict[str, object], path: Path) -> dict[str, str]:
+    """The ``__metadata__`` of a parsed header (empty when absent), checked to map strings to strings."""
     if _META not in document:
         return {}
     metadata = document[_META]
