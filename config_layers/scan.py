@@ -132,9 +132,10 @@ class Scanner:
         resolver = self.resolver
         stat = _stat_in(listing)
         names = folder_names(path.parent) if names is None else names
-        foreign, problems = resolver.foreign(path, names, stat)
-        # One read of the header says LoRA or checkpoint, gives the priors above and the key format.
-        header = resolver.header(path, stat(path)) if path.suffix.lower() == ".safetensors" else None
+        # One read of the header says LoRA or checkpoint, gives its priors and the key format.
+        key = stat(path) if path.suffix.lower() == ".safetensors" else None
+        header = resolver.header(path, key) if key is not None else None
+        foreign, problems = resolver.foreign(path, names, stat, header)
         kind, reason = classify(path, header, listing)
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
         entry.key_format = header.key_format if header is not None and kind == "lora" else None

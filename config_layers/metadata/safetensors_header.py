@@ -100,21 +100,38 @@ def read_safetensors_metadata(path: Path, *, max_header_bytes: int = MAX_HEADER_
 def read_header_bytes(path: Path, *, max_header_bytes: int = MAX_HEADER_BYTES) -> bytes:
     """The N JSON header bytes of a safetensors file (tensor data starts at byte 8 + N); capped."""
     try:
-        with path.open("rb") as handle:
-            info = os.fstat(handle.fileno())
+        # os-level reads: a buffered file object costs more than the two reads of a small header.
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
                 raise MetadataError(path, "not a regular file")
-            prefix = handle.read(_LENGTH.size)
+            prefix = read_exactly(descriptor, _LENGTH.size)
             if len(prefix) < _LENGTH.size:
                 raise MetadataError(path, f"file is {len(prefix)} bytes, too short for the 8-byte header length")
             (length,) = _LENGTH.unpack(prefix)
             _check_length(length, info.st_size - _LENGTH.size, path, max_header_bytes)
-            header = handle.read(length)
-    except OSError as error:
-        raise MetadataError(path, f"cannot read file: {error.strerror or error}") from error
+            header = read_exactly(descriptor, length)
+        finally:
+            os.close(descriptor)
+    except (OSError, ValueError) as error:  # ValueError: an embedded NUL in the path
+        raise MetadataError(path, f"cannot read file: {getattr(error, 'strerror', None) or error}") from error
     if len(header) < length:  # the file shrank after the size check
         raise MetadataError(path, f"header length {length} bytes runs past the end of the file")
     return header
+
+
+def read_exactly(descriptor: int, size: int) -> bytes:
+    """``size`` bytes from the descriptor's position (fewer only at the end of the file)."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(descriptor, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def priors_from_metadata(metadata: dict[str, str], path: Path) -> ForeignPriors:

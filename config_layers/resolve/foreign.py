@@ -84,10 +84,12 @@ class ForeignReader:
         file: Path,
         names: frozenset[str] | None = None,
         stat: Callable[[Path], StatKey | None] = stat_key,
+        header: SafetensorsHeader | None = None,
     ) -> tuple[list[ForeignPriors], list[MetadataError]]:
         """The priors of every readable foreign file beside ``file``, and the unreadable ones' errors.
         ``names``: the listing of its folder (:func:`folder_names`), read here when not given;
-        ``stat``: a file's :func:`stat_key`, when the caller already has it."""
+        ``stat``: a file's :func:`stat_key`, when the caller already has it; ``header``: the
+        header of ``file``, when the caller already read it."""
         names = folder_names(file.parent) if names is None else names
         found: list[ForeignPriors] = []
         problems: list[MetadataError] = []
@@ -103,9 +105,13 @@ class ForeignReader:
                 found.append(self._cache(suffix, file.suffix).get_at(path, stat(path)))
             except MetadataError as exc:
                 problems.append(exc)
-        if file.suffix.lower() == ".safetensors" and present(file, names):
+        # The model file itself: its stat (taken once by the caller) says whether it is still there.
+        key = stat(file) if header is None and file.suffix.lower() == ".safetensors" else None
+        if key is not None:
+            header = self._headers.get_at(file, key)
+        if header is not None:
             try:
-                found.append(self._headers.get_at(file, stat(file)).checked_priors())
+                found.append(header.checked_priors())
             except MetadataError as exc:
                 problems.append(exc)
         return found, problems

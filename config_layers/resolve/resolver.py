@@ -70,6 +70,7 @@ class Found:
     #: Why the checkpoint's header could not say the model's base type, when it could not.
     model_base_problem: str | None = None
     stats: dict[Path, StatKey | None] = field(default_factory=dict)
+    headers: dict[Path, SafetensorsHeader] = field(default_factory=dict)
 
     def folder_names(self, folder: Path) -> frozenset[str] | None:
         """The listing of ``folder``, read once per build: a folder changed in the last seconds is
@@ -183,7 +184,7 @@ class Resolver:
         if model is not None and model.base_type != "unknown":
             found.model_base = (model.base_type, "its profile")
         elif found.checkpoint is not None and found.checkpoint.suffix.lower() == ".safetensors":
-            priors = self.header(found.checkpoint, found.stat(found.checkpoint)).priors
+            priors = self._header(found, found.checkpoint).priors
             if isinstance(priors, MetadataError):
                 found.model_base_problem = f"cannot check whether it loads: {priors}"
             else:
@@ -195,7 +196,7 @@ class Resolver:
                 found.compatibility += [(name, issue)] if issue else []
             if path is None or path.suffix.lower() != ".safetensors" or found.model_base is None:
                 continue
-            priors = self.header(path, found.stat(path)).priors
+            priors = self._header(found, path).priors
             lora_base = None if isinstance(priors, MetadataError) else _header_base(priors)
             if lora_base is None or (profile is not None and profile.target_base_type == lora_base[0]):
                 continue  # the profile's base type is the header's: judged above
@@ -205,6 +206,13 @@ class Resolver:
     def header(self, path: Path, key: StatKey | None) -> SafetensorsHeader:
         """The safetensors header of ``path`` (read once, cached by ``key``, its :func:`stat_key`)."""
         return self._safetensors.get_at(path, key)
+
+    def _header(self, found: Found, path: Path) -> SafetensorsHeader:
+        """The header of ``path``, read at most once per build (even a file too fresh to cache)."""
+        header = found.headers.get(path)
+        if header is None:
+            header = found.headers[path] = self.header(path, found.stat(path))
+        return header
 
     def check_loads(self, found: Found, loras: Sequence[tuple[str, Path | None]], lenient: bool) -> None:
         """Can each LoRA load on the model? Its key format (from the safetensors header, never the
@@ -247,7 +255,7 @@ class Resolver:
         if path.suffix.lower() != ".safetensors":
             found.lora_notes.append(f"LoRA {name!r}: key format not checked (not a .safetensors file)")
             return None
-        header = self.header(path, found.stat(path))
+        header = self._header(found, path)
         inspection = header.inspection
         if isinstance(inspection, MetadataError):
             return header  # the caller reports an unreadable header
@@ -317,12 +325,17 @@ class Resolver:
         return priors.profile
 
     def foreign(
-        self, file: Path, names: frozenset[str] | None, stat: Callable[[Path], StatKey | None]
+        self,
+        file: Path,
+        names: frozenset[str] | None,
+        stat: Callable[[Path], StatKey | None],
+        header: SafetensorsHeader | None = None,
     ) -> tuple[list[ForeignPriors], list[MetadataError]]:
         """The foreign metadata beside ``file`` (its header included) that can be read, and the
         errors of the files that cannot. ``names``: the listing of its folder
-        (:func:`folder_names`); ``stat``: a file's :func:`stat_key`, as the caller took it."""
-        return self._foreign.read(file, names, stat)
+        (:func:`folder_names`); ``stat``: a file's :func:`stat_key`, as the caller took it;
+        ``header``: the header of ``file`` (:meth:`header`), when the caller has read it."""
+        return self._foreign.read(file, names, stat, header)
 
     def sidecar(
         self, file: Path, kind: Kind, names: frozenset[str] | None, stat: Callable[[Path], StatKey | None]
@@ -360,7 +373,8 @@ class Resolver:
         """The sidecar of ``file``, the foreign metadata beside it (unreadable files fail the
         build, or are warnings when ``lenient``), and the sidecar path to show."""
         sidecar, shown = self._sidecar(file, sidecars, names, found.stat)
-        foreign, problems = self.foreign(file, names, found.stat)
+        header = self._header(found, file) if file.suffix.lower() == ".safetensors" and found.stat(file) else None
+        foreign, problems = self.foreign(file, names, found.stat, header)
         if problems and not lenient:
             raise ConfigErrors(
                 [str(problem) for problem in problems],
