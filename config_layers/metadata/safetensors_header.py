@@ -22,21 +22,19 @@ import struct
 from pathlib import Path
 from typing import Final
 
+from config_layers.bounds import MAX_HEADER_BYTES as MAX_HEADER_BYTES  # re-exported: the header readers' default
+from config_layers.documents import decode_utf8, parse_json
 from config_layers.metadata.basetypes import from_kohya_base_model_version, from_modelspec_architecture
 from config_layers.metadata.types import (
     ForeignPriors,
     ForeignValue,
     MetadataError,
-    decode_utf8,
     expect_phrases,
     expect_text,
-    parse_json_text,
     parse_resolution,
     type_name,
 )
 
-#: Default cap on the JSON header (kohya's headers with tag frequencies are well under 1 MiB).
-MAX_HEADER_BYTES: Final[int] = 16 * 1024 * 1024
 _LENGTH: Final[struct.Struct] = struct.Struct("<Q")
 _META: Final[str] = "__metadata__"
 
@@ -64,7 +62,7 @@ def decode_header(header: bytes, path: Path) -> dict[str, str]:
 
 def parse_header_json(header: bytes, path: Path) -> dict[str, object]:
     """A header's JSON bytes as the object they must be; MetadataError otherwise."""
-    document = parse_json_text(decode_utf8(header, path), path)
+    document = parse_json(decode_utf8(header, path, error=MetadataError), path, error=MetadataError)
     if not isinstance(document, dict):
         raise MetadataError(path, f"the JSON header must be an object, not {type_name(document)}")
     return document
