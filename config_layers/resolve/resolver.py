@@ -62,30 +62,35 @@ class Found:
     notes: list[str] = field(default_factory=list)
     lora_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    listings: dict[Path, frozenset[str] | None] = field(default_factory=dict)
+    # The per-build memos are keyed by path strings: a Path hashes and compares slower.
+    listings: dict[str, frozenset[str] | None] = field(default_factory=dict)
     #: Each (LoRA name, issue) :func:`check_lora_compatibility` found, in LoRA order.
     compatibility: list[tuple[str, CompatibilityIssue]] = field(default_factory=list)
     #: The model's base type and what says it (its profile, else its checkpoint's header).
     model_base: tuple[str, str] | None = None
     #: Why the checkpoint's header could not say the model's base type, when it could not.
     model_base_problem: str | None = None
-    stats: dict[Path, StatKey | None] = field(default_factory=dict)
-    headers: dict[Path, SafetensorsHeader] = field(default_factory=dict)
+    stats: dict[str, StatKey | None] = field(default_factory=dict)
+    headers: dict[str, SafetensorsHeader] = field(default_factory=dict)
 
     def folder_names(self, folder: Path) -> frozenset[str] | None:
         """The listing of ``folder``, read once per build: a folder changed in the last seconds is
         not cached across builds, and 1,000 LoRAs in it must not list it 1,000 times."""
-        if folder not in self.listings:
-            self.listings[folder] = folder_names(folder)
-        return self.listings[folder]
+        key = str(folder)
+        try:
+            return self.listings[key]
+        except KeyError:
+            names = self.listings[key] = folder_names(folder)
+            return names
 
     def stat(self, path: Path) -> StatKey | None:
         """``stat_key(path)``, taken once per build: every cache a LoRA file is looked up in
         (memo, header, key report) is asked with this one stat."""
+        text = str(path)
         try:
-            return self.stats[path]
+            return self.stats[text]
         except KeyError:
-            key = self.stats[path] = stat_key(path)
+            key = self.stats[text] = stat_key(path)
             return key
 
 
@@ -209,9 +214,9 @@ class Resolver:
 
     def _header(self, found: Found, path: Path) -> SafetensorsHeader:
         """The header of ``path``, read at most once per build (even a file too fresh to cache)."""
-        header = found.headers.get(path)
+        header = found.headers.get(str(path))
         if header is None:
-            header = found.headers[path] = self.header(path, found.stat(path))
+            header = found.headers[str(path)] = self.header(path, found.stat(path))
         return header
 
     def check_loads(self, found: Found, loras: Sequence[tuple[str, Path | None]], lenient: bool) -> None:
