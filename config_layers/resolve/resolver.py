@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from config_layers.discovery.hashing import HashCache
 
 P = TypeVar("P", ModelProfile, LoraProfile)
+T = TypeVar("T")
 Kind = Literal["model", "lora"]
 
 #: LoRA lookups remembered per resolver (a user file may name up to MAX_TABLE_KEYS LoRAs).
@@ -76,22 +77,21 @@ class Found:
     def folder_names(self, folder: Path) -> frozenset[str] | None:
         """The listing of ``folder``, read once per build: a folder changed in the last seconds is
         not cached across builds, and 1,000 LoRAs in it must not list it 1,000 times."""
-        key = str(folder)
-        try:
-            return self.listings[key]
-        except KeyError:
-            names = self.listings[key] = folder_names(folder)
-            return names
+        return _once(self.listings, str(folder), lambda: folder_names(folder))
 
     def stat(self, path: Path) -> StatKey | None:
         """``stat_key(path)``, taken once per build: every cache a LoRA file is looked up in
         (memo, header, key report) is asked with this one stat."""
-        text = str(path)
-        try:
-            return self.stats[text]
-        except KeyError:
-            key = self.stats[text] = stat_key(path)
-            return key
+        return _once(self.stats, str(path), lambda: stat_key(path))
+
+
+def _once(memo: dict[str, T], key: str, make: Callable[[], T]) -> T:
+    """``memo[key]``, made by ``make`` the first time it is asked for."""
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = make()
+        return value
 
 
 class Resolver:
@@ -214,10 +214,7 @@ class Resolver:
 
     def _header(self, found: Found, path: Path) -> SafetensorsHeader:
         """The header of ``path``, read at most once per build (even a file too fresh to cache)."""
-        header = found.headers.get(str(path))
-        if header is None:
-            header = found.headers[str(path)] = self.header(path, found.stat(path))
-        return header
+        return _once(found.headers, str(path), lambda: self.header(path, found.stat(path)))
 
     def check_loads(self, found: Found, loras: Sequence[tuple[str, Path | None]], lenient: bool) -> None:
         """Can each LoRA load on the model? Its key format (from the safetensors header, never the
