@@ -168,13 +168,30 @@ def parse_json(text: str, path: Path, *, error: type[FileError] = FileError, key
     except BoundsError as exc:
         raise error(path, f"invalid JSON: {exc.message}", key_path=key_path, line=exc.line, column=exc.column) from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
+        return _JSON.decode(text)
     except json.JSONDecodeError as exc:
         raise error(path, f"invalid JSON: {exc.msg}", key_path=key_path, line=exc.lineno, column=exc.colno) from None
     except RecursionError:  # bounded above; kept as a last line of defence
         raise error(path, "invalid JSON: nested too deeply", key_path=key_path) from None
     except ValueError as exc:  # NaN/Infinity, a duplicate key, an integer literal with thousands of digits
         raise error(path, f"invalid JSON: {exc}", key_path=key_path) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+#: One decoder for every JSON text (``json.loads`` with hooks builds a new one per call).
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
 
 
 def _check_bounds(path: Path, text: str, fmt: DocumentFormat) -> None:
@@ -200,19 +217,6 @@ def _parse_toml(path: Path, text: str) -> dict[str, Any]:
         ) from None
     except (RecursionError, ValueError) as exc:  # bounded above; kept as a last line of defence
         raise FileError(path, f"invalid TOML: {exc or 'nested too deeply'}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 def _parse_json(path: Path, text: str) -> dict[str, Any]:

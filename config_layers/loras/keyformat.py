@@ -191,9 +191,9 @@ class KeyReport:
 def classify_keys(tensors: Sequence[TensorInfo]) -> KeyReport:
     """Classify tensor names (pure): the format most keys follow, and what the keys imply."""
     names = [t.name for t in tensors]
+    if not names:  # a metadata-only stand-in (scan meets thousands: no Counter for them)
+        return KeyReport("none", 0, 0, (), (), (), False, {}, None, None)
     dtypes = dict(Counter(t.dtype for t in tensors))
-    if not names:
-        return KeyReport("none", 0, 0, (), (), (), False, dtypes, None, None)
     scores = {fmt: sum(1 for n in names if _PATTERNS[fmt].fullmatch(n)) for fmt in _ORDER}
     if any(_LYCORIS_ONLY.search(n) for n in names):
         scores["lycoris"] += len(names)  # LoHa/LoKr parts make it LyCORIS even where LoCon keys look kohya
