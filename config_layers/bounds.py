@@ -17,6 +17,20 @@ from typing import Any, Literal
 
 from config_layers.errors import ConfigError
 
+# Size caps on files read, in bytes: each file is checked (on the open file) before it is read.
+#: Files we did not write ourselves: profile sidecars, user files, LoRA stacks.
+DEFAULT_MAX_BYTES = 1024 * 1024
+#: Foreign JSON metadata beside a model file; real ones are a few kB (a .civitai.info rarely 200 kB).
+MAX_FOREIGN_BYTES = 4 * 1024 * 1024
+#: The JSON header of a safetensors file (kohya's headers with tag frequencies stay under 1 MiB).
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+#: The defaults layer's settings file (shipped, or another one named).
+SETTINGS_MAX_BYTES = 16 * 1024 * 1024
+#: The SHA-256 cache (one entry per hashed model file).
+MAX_CACHE_BYTES = 64 * 1024 * 1024
+#: One line of a LearningRecords JSONL file.
+MAX_LINE_BYTES = 1024 * 1024
+
 #: Deepest nesting accepted anywhere: key parts (dotted keys and table headers) plus arrays and
 #: inline tables (TOML), or arrays and objects (JSON). Real files stay below 10.
 MAX_DEPTH = 64
@@ -43,6 +57,18 @@ _LINE_BLANK = re.compile(r"[ \t]*")
 _LONG_DIGITS = re.compile(_DIGITS)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+#: Characters no text we read may pass on: C0/C1 controls and DEL, the line and paragraph
+#: separators, and the bidi embedding/override/isolate characters that can make displayed text
+#: differ from what it is ("Trojan Source"). Config fields and foreign metadata share this check.
+_UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first control or bidi-override character in ``text`` (as ``U+202E``, say), or ``None``."""
+    match = _UNSAFE_CHARACTERS.search(text)
+    return None if match is None else f"U+{ord(match.group()):04X}"
 
 
 class BoundsError(ValueError):

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from config_layers.bounds import SETTINGS_MAX_BYTES
 from config_layers.cache import FileCache, shared_cache
 from config_layers.discovery.files import FileIndex
 from config_layers.discovery.listing import ListingStore
@@ -50,9 +51,6 @@ from config_layers.stacks import (
 )
 
 log = logging.getLogger("config_layers")
-
-#: The defaults file is ours or the integrator's, but still capped: a stray device file must not hang a build.
-SETTINGS_MAX_BYTES = 16 * 1024 * 1024
 
 
 class ConfigBuilder:

@@ -57,7 +57,10 @@ class FileCache(Generic[T]):
         self.max_entries = max_entries
 
     def get(self, path: Path) -> T:
-        key = stat_key(path)
+        return self.get_at(path, stat_key(path))
+
+    def get_at(self, path: Path, key: StatKey | None) -> T:
+        """``get`` with the file's :func:`stat_key` already taken (a build stats each file once)."""
         with self._lock:
             hit = self._entries.get(path)
             if hit is not None and key is not None and hit[0] == key:

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from config_layers.bounds import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # re-exported: callers cap with it
 from config_layers.bounds import BoundsError, check_text
 from config_layers.errors import FileError
 from config_layers.positions import json_positions, toml_positions
 from config_layers.provenance.origin import KeyPath, Position
 
 DocumentFormat = Literal["toml", "json"]
-
-#: Files we did not write ourselves (sidecars, user files) are capped at this size.
-DEFAULT_MAX_BYTES = 1024 * 1024
 
 _TOML_WHERE = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$", re.S)
 
@@ -85,6 +83,8 @@ def outside_folder(file: Path, beside: Path) -> str | None:
     """Why ``beside`` (a sidecar or metadata file of ``file``) must not be read: it resolves
     outside the folder that holds ``file`` (a symlink out of the library), or cannot be
     resolved. None when it is inside."""
+    if os.path.dirname(beside) == os.path.dirname(file) and not os.path.islink(beside):
+        return None  # not a link, and in the model file's own folder (whatever that resolves to)
     try:
         folder = file.parent.resolve()
         real = beside.resolve()
@@ -140,14 +140,61 @@ def read_capped_bytes(path: Path, max_bytes: int | None) -> bytes:
 
 def parse_document(path: Path, raw: bytes, fmt: DocumentFormat) -> Document:
     """Parse bytes already read from ``path``; see read_document for the errors."""
+    text = decode_utf8(raw, path)
+    data = _parse_toml(path, text) if fmt == "toml" else _parse_json(path, text)
+    return Document(path=path, fmt=fmt, text=text, data=data)
+
+
+def decode_utf8(raw: bytes, path: Path, *, error: type[FileError] = FileError, key_path: str | None = None) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); bad bytes are an ``error`` located by line/column."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise FileError(path, f"not valid UTF-8 (byte {exc.start})", line=line) from None
-    text = text.removeprefix("\ufeff")
-    data = _parse_toml(path, text) if fmt == "toml" else _parse_json(path, text)
-    return Document(path=path, fmt=fmt, text=text, data=data)
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        raise error(
+            path,
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            key_path=key_path,
+            line=raw.count(b"\n", 0, exc.start) + 1,
+            column=exc.start - line_start + 1,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse_json(text: str, path: Path, *, error: type[FileError] = FileError, key_path: str | None = None) -> Any:
+    """JSON text as plain data, the one JSON reader of every file (sidecars, foreign metadata,
+    safetensors headers): NaN/Infinity and duplicate keys are refused, nesting and digit runs are
+    bounded (:mod:`config_layers.bounds`), never a RecursionError. Problems are an ``error``
+    naming ``path``, ``key_path`` and the line and column where the parser gives them."""
+    try:
+        check_text(text, "json")
+    except BoundsError as exc:
+        raise error(path, f"invalid JSON: {exc.message}", key_path=key_path, line=exc.line, column=exc.column) from None
+    try:
+        return _JSON.decode(text)
+    except json.JSONDecodeError as exc:
+        raise error(path, f"invalid JSON: {exc.msg}", key_path=key_path, line=exc.lineno, column=exc.colno) from None
+    except RecursionError:  # bounded above; kept as a last line of defence
+        raise error(path, "invalid JSON: nested too deeply", key_path=key_path) from None
+    except ValueError as exc:  # NaN/Infinity, a duplicate key, an integer literal with thousands of digits
+        raise error(path, f"invalid JSON: {exc}", key_path=key_path) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+#: One decoder for every JSON text (``json.loads`` with hooks builds a new one per call).
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
 
 
 def _check_bounds(path: Path, text: str, fmt: DocumentFormat) -> None:
@@ -175,29 +222,8 @@ def _parse_toml(path: Path, text: str) -> dict[str, Any]:
         raise FileError(path, f"invalid TOML: {exc or 'nested too deeply'}") from None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _parse_json(path: Path, text: str) -> dict[str, Any]:
-    _check_bounds(path, text, "json")
-    try:
-        data = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise FileError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
-    except ValueError as exc:
-        raise FileError(path, f"invalid JSON: {exc}") from None
-    except RecursionError:
-        raise FileError(path, "invalid JSON: nested too deeply") from None
+    data = parse_json(text, path)
     if not isinstance(data, dict):
         raise FileError(path, f"top level must be a JSON object, not {type(data).__name__}", line=1)
     return data

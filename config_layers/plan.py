@@ -94,7 +94,7 @@ def _suggest(found: Found, preset_id: str | None, model: str | None, notes: list
             raise ConfigError(f"preset {preset_id!r} was asked for, but model {model!r} has no profile")
         return None
     usable = [p for p in found.loras.values() if p is not None]
-    suggestion = suggest_preset_for(found.model, usable, preset_id)
+    suggestion = suggest_preset_for(found.model, usable, preset_id, [issue for _, issue in found.compatibility])
     if suggestion is None:
         notes.append(f"the profile of {found.model.model_name!r} has no presets")
     return suggestion

@@ -4,34 +4,26 @@ each and the problems met (unreadable metadata), without stopping at the first p
 from __future__ import annotations
 
 import os
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from config_layers.cache import FileCache, StatKey
+from config_layers.cache import StatKey, stat_key
 from config_layers.discovery.files import FileIndex
 from config_layers.discovery.hashing import HashCache
 from config_layers.discovery.listing import BrokenEntry
+from config_layers.discovery.neighbors import folder_names
 from config_layers.documents import is_regular_file
 from config_layers.errors import ConfigError, FileError
-from config_layers.loras.inspect import key_format_label
-from config_layers.metadata import ForeignPriors, MetadataError, priors_from_metadata, read_safetensors_metadata
+from config_layers.loras.inspect import SafetensorsHeader
 from config_layers.names import model_stem
-from config_layers.profiles.library import ProfileLibrary
-from config_layers.profiles.loading import (
-    LORA_SIDECAR_SUFFIXES,
-    MODEL_SIDECAR_SUFFIXES,
-    find_sidecar,
-    load_lora_profile,
-    load_model_profile,
-    sidecar_candidates,
-)
+from config_layers.profiles.loading import LORA_SIDECAR_SUFFIXES, MODEL_SIDECAR_SUFFIXES, sidecar_candidates
 from config_layers.profiles.models import LoraProfile, ModelProfile
-from config_layers.resolve.foreign import FOREIGN_SUFFIXES, ForeignReader
+from config_layers.resolve.foreign import FOREIGN_SUFFIXES, stem_of
 from config_layers.resolve.priors import Candidate, combine_lora_priors, combine_model_priors
+from config_layers.resolve.resolver import Kind, Resolver
 
-Kind = Literal["model", "lora"]
 _LORA_FOLDERS = frozenset({"lora", "loras", "lycoris", "locon"})
 
 
@@ -84,23 +76,21 @@ class ScanEntry:
 
 
 class Scanner:
-    """Scans folders; keeps parsed files between scans (re-read only when a file changes)."""
+    """Scans folders; keeps each file's entry between scans (made again only when the file or a
+    file beside it changes). Files are read through a :class:`Resolver` (the build's, when given):
+    its caches, shared by every resolver of the process, hold each file parsed once."""
 
-    def __init__(self, profile_dirs: Sequence[Path] = (), hashes: HashCache | None = None) -> None:
+    def __init__(
+        self, profile_dirs: Sequence[Path] = (), hashes: HashCache | None = None, resolver: Resolver | None = None
+    ) -> None:
         """``hashes``: when given, every file is hashed (cached by path, size and mtime) and a file
-        no library profile matches by name is matched by ``sha256`` / ``autov2``."""
+        no library profile matches by name is matched by ``sha256`` / ``autov2``. ``resolver``:
+        the one to read through (its profile library is the scan's); else one on ``profile_dirs``."""
         self._hashes = hashes
-        # One read per header: the raw metadata classifies the file, the priors derive from it.
-        self._raw_headers: FileCache[dict[str, str]] = FileCache(read_safetensors_metadata, max_entries=None)
-        self._headers: FileCache[ForeignPriors] = FileCache(
-            lambda p: priors_from_metadata(self._raw_headers.get(p), p), max_entries=None
+        self.resolver = resolver or Resolver(
+            FileIndex([], "model"), profile_dirs, match_by_hash=hashes is not None, hashes=hashes
         )
-        self._foreign = ForeignReader(self._headers)
-        self._models: FileCache[ModelProfile | None] = FileCache(load_model_profile, max_entries=None)
-        self._loras: FileCache[LoraProfile | None] = FileCache(load_lora_profile, max_entries=None)
-        self._library_dirs = list(profile_dirs)
         self._entries: dict[str, tuple[tuple[StatKey | None, ...], ScanEntry]] = {}
-        self._library: ProfileLibrary | None = None
 
     def files(self, folders: Sequence[Path]) -> list[Path]:
         return FileIndex([Path(folder) for folder in folders], "model").files()[0]
@@ -135,77 +125,47 @@ class Scanner:
         return out + [_broken_entry(item) for item in broken]
 
     def entry(
-        self, path: Path, listing: Container[str] | None = None, names: frozenset[str] | None = None
+        self, path: Path, listing: Mapping[str, StatKey] | None = None, names: frozenset[str] | None = None
     ) -> ScanEntry:
-        """What is known about one file; ``listing``: the names in its folder, when already read,
-        and ``names`` the same case-folded (so files that are not there are not stat'ed)."""
-        foreign, problems = self._foreign.read(path, names)
-        kind, reason = classify(path, self._raw_header(path), listing)
+        """What is known about one file; ``listing``: its folder's names with their stat, when
+        already read, and ``names`` the same case-folded (so files that are not there are not
+        stat'ed, and those that are are stat'ed once)."""
+        resolver = self.resolver
+        stat = _stat_in(listing)
+        names = folder_names(path.parent) if names is None else names
+        # One read of the header says LoRA or checkpoint, gives its priors and the key format.
+        key = stat(path) if path.suffix.lower() == ".safetensors" else None
+        header = resolver.header(path, key) if key is not None else None
+        foreign, problems = resolver.foreign(path, names, stat, header)
+        kind, reason = classify(path, header, listing)
         entry = ScanEntry(path, kind, reason, problems=[str(p) for p in problems])
-        entry.key_format = key_format_label(path) if kind == "lora" else None
+        entry.key_format = header.key_format if header is not None and kind == "lora" else None
         if self._hashes is not None:
             try:
                 entry.sha256 = self._hashes.sha256(path)
             except FileError as exc:  # an unreadable model file is listed with its reason
                 entry.problems.append(str(exc))
         stem = model_stem(path.name)
-        suffixes = LORA_SIDECAR_SUFFIXES if kind == "lora" else MODEL_SIDECAR_SUFFIXES
         try:
-            sidecar_path = find_sidecar(path, suffixes, names)
-            cache = self._loras if kind == "lora" else self._models
-            sidecar = cache.get(sidecar_path) if sidecar_path else None
-            library = self._profile_library()
+            sidecar, shown = resolver.sidecar(path, kind, names, stat)
+            library = resolver.library_match(resolver.library(), kind, path, entry.sha256 is not None)
         except ConfigError as exc:
             entry.problems.append(str(exc))
             return entry
-        shown = str(sidecar_path or sidecar_candidates(path, suffixes)[0])
         if kind == "lora":
             assert sidecar is None or isinstance(sidecar, LoraProfile)
-            lora = combine_lora_priors(
-                stem, sidecar, foreign, self._library_lora(library, stem, entry.sha256), sidecar_path=shown
-            )
+            lora = combine_lora_priors(stem, sidecar, foreign, library, sidecar_path=shown)
             entry.profile, entry.candidates = lora.profile, lora.candidates
             entry.problems += lora.problems
         else:
             assert sidecar is None or isinstance(sidecar, ModelProfile)
-            model = combine_model_priors(
-                stem, sidecar, foreign, self._library_model(library, stem, entry.sha256), sidecar_path=shown
-            )
+            model = combine_model_priors(stem, sidecar, foreign, library, sidecar_path=shown)
             entry.profile, entry.candidates = model.profile, model.candidates
             entry.problems += model.problems
         return entry
 
-    def _library_model(self, library: ProfileLibrary | None, stem: str, digest: str | None) -> ModelProfile | None:
-        if library is None:
-            return None
-        found = library.model(stem)
-        if found is None and digest is not None:
-            found = library.model_by_hash(digest)
-        return found
 
-    def _library_lora(self, library: ProfileLibrary | None, stem: str, digest: str | None) -> LoraProfile | None:
-        if library is None:
-            return None
-        found = library.lora(stem)
-        if found is None and digest is not None:
-            found = library.lora_by_hash(digest)
-        return found
-
-    def _raw_header(self, path: Path) -> dict[str, str]:
-        if path.suffix.lower() != ".safetensors":
-            return {}
-        try:
-            return self._raw_headers.get(path)
-        except MetadataError:
-            return {}  # already reported by the foreign reader
-
-    def _profile_library(self) -> ProfileLibrary | None:
-        if self._library is None and self._library_dirs:
-            self._library = ProfileLibrary(self._library_dirs)
-        return self._library
-
-
-def classify(path: Path, header: dict[str, str], listing: Container[str] | None = None) -> tuple[Kind, str]:
+def classify(path: Path, header: SafetensorsHeader | None, listing: Container[str] | None = None) -> tuple[Kind, str]:
     """Model or LoRA: by the sidecar beside it, else its safetensors header (a ModelSpec
     architecture ending in ``/lora``, or kohya's ``ss_network_module``), else its folder's name.
     ``listing``: the names in the file's folder, when already read (saves a stat per candidate)."""
@@ -213,14 +173,21 @@ def classify(path: Path, header: dict[str, str], listing: Container[str] | None 
         return "lora", "has a .loraprofile sidecar"
     if find_sidecar_kind(path, MODEL_SIDECAR_SUFFIXES, listing):
         return "model", "has a .modelprofile sidecar"
-    architecture = header.get("modelspec.architecture", "")
-    if architecture.endswith(("/lora", "/lycoris")) or "ss_network_module" in header:
+    architecture = header.architecture if header is not None else ""
+    if architecture.endswith(("/lora", "/lycoris")) or (header is not None and header.network_module):
         return "lora", "its header says LoRA"
     if architecture:
         return "model", "its header says checkpoint"
     if any(part.lower() in _LORA_FOLDERS for part in path.parent.parts):
         return "lora", "it is in a LoRA folder"
     return "model", "default (no sign of a LoRA)"
+
+
+def _stat_in(listing: Mapping[str, StatKey] | None) -> Callable[[Path], StatKey | None]:
+    """A file's stat key from its folder's listing (taken by the one directory read), else a stat."""
+    if listing is None:
+        return stat_key
+    return lambda path: listing.get(path.name) or stat_key(path)
 
 
 #: Files beside ``<stem>.<ext>`` that change what a scan says about it.
@@ -250,7 +217,8 @@ def _broken_entry(item: BrokenEntry) -> ScanEntry:
 
 def find_sidecar_kind(path: Path, suffixes: Sequence[str], listing: Container[str] | None = None) -> bool:
     if listing is not None:
-        return any(candidate.name in listing for candidate in sidecar_candidates(path, suffixes))
+        stem = stem_of(path)
+        return any(stem + suffix in listing for suffix in suffixes)
     return any(is_regular_file(candidate) for candidate in sidecar_candidates(path, suffixes))
 
 

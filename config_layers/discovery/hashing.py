@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.atomic import write_text_atomic
+from config_layers.bounds import MAX_CACHE_BYTES
 from config_layers.cache import default_cache_dir
 from config_layers.documents import read_document
 from config_layers.errors import ConfigError, FileError
 
 log = logging.getLogger("config_layers")
 
-#: A cache larger than this is discarded unread (100,000 files take about 25 MB).
-MAX_CACHE_BYTES = 64 * 1024 * 1024
 _ENTRY_KEYS = {"sha256", "size", "mtime_ns", "hashed_at"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

@@ -28,6 +28,7 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 
+from config_layers.bounds import MAX_LINE_BYTES
 from config_layers.names import model_stem, round_to_precision, scheduler_label, split_sampler
 from config_layers.provenance.origin import display_path
 
@@ -39,9 +40,6 @@ RECORD_KINDS: dict[str, str] = {
 }
 #: Records written before ``record_kind`` existed (StableNew reads them as "legacy").
 LEGACY_KIND = "legacy"
-
-#: A line longer than this is refused unparsed (a record is a few KiB).
-MAX_LINE_BYTES = 1024 * 1024
 
 #: ``variable_under_test`` (display or internal name, any case) -> the knob it varies.
 VARIABLE_KNOBS: dict[str, str] = {

@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.errors import MetadataError
-from config_layers.loras.keyformat import KeyReport, classify_keys, read_tensor_index
-from config_layers.metadata.safetensors_header import priors_from_metadata
+from config_layers.loras.keyformat import KeyReport, TensorInfo, classify_keys, tensor_index_of
+from config_layers.metadata.safetensors_header import (
+    metadata_of,
+    parse_header_json,
+    priors_from_metadata,
+    read_header_bytes,
+)
+from config_layers.metadata.types import ForeignPriors
 from config_layers.profiles.families import base_type_family, lora_compatibility
 
 #: How many keys an error message quotes.
@@ -102,30 +108,73 @@ class LoraInspection:
 _FAMILY_NAMES = {"sd15": "SD1.x", "sd2": "SD2.x", "sdxl": "SDXL", "flux": "Flux", "sd3": "SD3", "unknown": "?"}
 
 
+@dataclass(frozen=True)
+class SafetensorsHeader:
+    """One read of a safetensors header: the priors its ``__metadata__`` states and the key report
+    of its tensor names, each of them, or the MetadataError that stopped it (a header whose
+    metadata is fine may still list a malformed tensor, and the other way round)."""
+
+    path: Path
+    priors: ForeignPriors | MetadataError
+    inspection: LoraInspection | MetadataError
+    #: ``modelspec.architecture`` ("" when absent), and whether kohya's ``ss_network_module`` is
+    #: set: what says LoRA or checkpoint (``scan``), kept instead of the whole metadata.
+    architecture: str = ""
+    network_module: bool = False
+
+    def checked_priors(self) -> ForeignPriors:
+        """The priors, or their MetadataError raised."""
+        if isinstance(self.priors, MetadataError):
+            raise self.priors
+        return self.priors
+
+    @property
+    def key_format(self) -> str | None:
+        """``kohya SDXL``, ``MLX (mlx-examples) Flux``… (``scan``); None when the keys cannot be read."""
+        return None if isinstance(self.inspection, MetadataError) else self.inspection.label
+
+
+def read_header(path: Path) -> SafetensorsHeader:
+    """Read a safetensors header once (never its tensors): its priors and its key report."""
+    try:
+        raw = read_header_bytes(path)
+        document = parse_header_json(raw, path)
+    except MetadataError as exc:
+        return SafetensorsHeader(path, exc, exc)
+    priors: ForeignPriors | MetadataError
+    metadata: dict[str, str] = {}
+    try:
+        metadata = metadata_of(document, path)
+        priors = priors_from_metadata(metadata, path)
+    except MetadataError as exc:
+        priors = exc
+    inspection: LoraInspection | MetadataError
+    try:
+        index = tensor_index_of(document, path, len(raw))
+    except MetadataError as exc:
+        inspection = exc
+    else:
+        inspection = priors if isinstance(priors, MetadataError) else _inspection(path, index.tensors, priors)
+    architecture = metadata.get("modelspec.architecture", "")
+    return SafetensorsHeader(path, priors, inspection, architecture, "ss_network_module" in metadata)
+
+
+def _inspection(path: Path, tensors: tuple[TensorInfo, ...], priors: ForeignPriors) -> LoraInspection:
+    base = priors.base_type
+    return LoraInspection(
+        path, classify_keys(tensors), None if base is None else str(base.value), None if base is None else base.key
+    )
+
+
 def inspect_lora(path: Path) -> LoraInspection:
     """Read a LoRA's safetensors header (never its tensors) and report its key format.
 
     Raises MetadataError for a file whose header is unreadable or malformed.
     """
-    index = read_tensor_index(path)
-    base = priors_from_metadata(index.metadata, path).base_type
-    return LoraInspection(
-        path,
-        classify_keys(index.tensors),
-        None if base is None else str(base.value),
-        None if base is None else base.key,
-    )
-
-
-def key_format_label(path: Path) -> str | None:
-    """``kohya SDXL``, ``MLX (mlx-examples) Flux``… for ``scan``; None for a file whose header cannot be read
-    (scan reports that problem itself) or that is not a safetensors file."""
-    if path.suffix.lower() != ".safetensors":
-        return None
-    try:
-        return inspect_lora(path).label
-    except MetadataError:
-        return None
+    inspection = read_header(path).inspection
+    if isinstance(inspection, MetadataError):
+        raise inspection
+    return inspection
 
 
 def _mismatch_text(mismatches: tuple[str, ...]) -> str:

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from config_layers.errors import MetadataError
-from config_layers.metadata.safetensors_header import MAX_HEADER_BYTES, read_header_bytes
-from config_layers.metadata.types import decode_utf8, parse_json_text, type_name
+from config_layers.metadata.safetensors_header import MAX_HEADER_BYTES, parse_header_json, read_header_bytes
+from config_layers.metadata.types import type_name
 from config_layers.profiles.families import Family
 
 KeyFormat = Literal["kohya", "lycoris", "onetrainer", "diffusers", "mlx", "unknown", "none"]
@@ -117,9 +117,11 @@ class TensorIndex:
 def read_tensor_index(path: Path, *, max_header_bytes: int = MAX_HEADER_BYTES) -> TensorIndex:
     """Read and check a safetensors header (only the header): MetadataError for anything malformed."""
     raw = read_header_bytes(path, max_header_bytes=max_header_bytes)
-    document = parse_json_text(decode_utf8(raw, path), path)
-    if not isinstance(document, dict):
-        raise MetadataError(path, f"the JSON header must be an object, not {type_name(document)}")
+    return tensor_index_of(parse_header_json(raw, path), path, len(raw))
+
+
+def tensor_index_of(document: dict[str, object], path: Path, header_length: int) -> TensorIndex:
+    """The tensors of a parsed header (:func:`parse_header_json`) of ``header_length`` bytes, checked."""
     metadata: dict[str, str] = {}
     tensors = []
     for name, entry in document.items():
@@ -129,7 +131,7 @@ def read_tensor_index(path: Path, *, max_header_bytes: int = MAX_HEADER_BYTES) -
             metadata = dict(entry)
             continue
         tensors.append(_tensor(path, name, entry))
-    return TensorIndex(path, metadata, tuple(tensors), 8 + len(raw))
+    return TensorIndex(path, metadata, tuple(tensors), 8 + header_length)
 
 
 def _tensor(path: Path, name: str, entry: Any) -> TensorInfo:
@@ -189,9 +191,9 @@ class KeyReport:
 def classify_keys(tensors: Sequence[TensorInfo]) -> KeyReport:
     """Classify tensor names (pure): the format most keys follow, and what the keys imply."""
     names = [t.name for t in tensors]
+    if not names:  # a metadata-only stand-in (scan meets thousands: no Counter for them)
+        return KeyReport("none", 0, 0, (), (), (), False, {}, None, None)
     dtypes = dict(Counter(t.dtype for t in tensors))
-    if not names:
-        return KeyReport("none", 0, 0, (), (), (), False, dtypes, None, None)
     scores = {fmt: sum(1 for n in names if _PATTERNS[fmt].fullmatch(n)) for fmt in _ORDER}
     if any(_LYCORIS_ONLY.search(n) for n in names):
         scores["lycoris"] += len(names)  # LoHa/LoKr parts make it LyCORIS even where LoCon keys look kohya

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal
 
+from config_layers.bounds import MAX_FOREIGN_BYTES
 from config_layers.metadata.basetypes import from_a1111_sd_version
 from config_layers.metadata.civitai import CIVITAI_MARKER_KEYS, priors_from_civitai
 from config_layers.metadata.types import (
-    MAX_SIDECAR_BYTES,
     ForeignPriors,
     ForeignValue,
     MetadataError,
@@ -88,7 +88,7 @@ def parse_a1111_metadata(raw: bytes, path: Path) -> ForeignPriors:
     return priors_from_a1111(decode_json(raw, path), path)
 
 
-def read_a1111_metadata(path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES) -> ForeignPriors:
+def read_a1111_metadata(path: Path, *, max_bytes: int = MAX_FOREIGN_BYTES) -> ForeignPriors:
     """Read an A1111 ``<stem>.json`` of at most ``max_bytes`` bytes (larger is a MetadataError)."""
     return parse_a1111_metadata(read_capped(path, max_bytes), path)
 
@@ -138,7 +138,7 @@ def parse_json_sidecar(raw: bytes, path: Path, *, model_extension: str | None = 
 
 
 def read_json_sidecar(
-    path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES, model_extension: str | None = None
+    path: Path, *, max_bytes: int = MAX_FOREIGN_BYTES, model_extension: str | None = None
 ) -> ForeignPriors:
     """Read a ``<stem>.json`` written by A1111/Forge or by SD.Next and read it as what it is."""
     return parse_json_sidecar(read_capped(path, max_bytes), path, model_extension=model_extension)

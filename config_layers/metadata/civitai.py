@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Generic, TypeVar
 
+from config_layers.bounds import MAX_FOREIGN_BYTES
 from config_layers.metadata.basetypes import from_civitai_base_model
 from config_layers.metadata.types import (
-    MAX_SIDECAR_BYTES,
     ForeignPriors,
     ForeignValue,
     MetadataError,
@@ -374,7 +374,7 @@ def parse_civitai_info(raw: bytes, path: Path, *, model_extension: str | None = 
 
 
 def read_civitai_info(
-    path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES, model_extension: str | None = None
+    path: Path, *, max_bytes: int = MAX_FOREIGN_BYTES, model_extension: str | None = None
 ) -> ForeignPriors:
     """Read a ``<stem>.civitai.info`` of at most ``max_bytes`` bytes (larger is a MetadataError)."""
     return parse_civitai_info(read_capped(path, max_bytes), path, model_extension=model_extension)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from config_layers.bounds import MAX_FOREIGN_BYTES
+from config_layers.documents import parse_json
 from config_layers.metadata.basetypes import from_civitai_base_model
 from config_layers.metadata.types import (
-    MAX_SIDECAR_BYTES,
     ForeignPriors,
     ForeignValue,
     MetadataError,
@@ -25,7 +26,6 @@ from config_layers.metadata.types import (
     expect_object,
     expect_sha256,
     expect_text,
-    parse_json_text,
     read_capped,
     type_name,
     unique_phrases,
@@ -39,7 +39,7 @@ def _usage_strength(raw: object, path: Path) -> ForeignValue | None:
     if not raw.strip():
         return None
     try:
-        tips = parse_json_text(raw, path, key_path="usage_tips")
+        tips = parse_json(raw, path, error=MetadataError, key_path="usage_tips")
     except MetadataError as error:
         # The parser's line/column are inside the string, not in the file: say so in the message.
         where = "" if error.line is None else f" at line {error.line}, column {error.column} of the string"
@@ -96,6 +96,6 @@ def parse_lora_manager(raw: bytes, path: Path) -> ForeignPriors:
     return priors_from_lora_manager(decode_json(raw, path), path)
 
 
-def read_lora_manager(path: Path, *, max_bytes: int = MAX_SIDECAR_BYTES) -> ForeignPriors:
+def read_lora_manager(path: Path, *, max_bytes: int = MAX_FOREIGN_BYTES) -> ForeignPriors:
     """Read a ``<stem>.metadata.json`` of at most ``max_bytes`` bytes (larger is a MetadataError)."""
     return parse_lora_manager(read_capped(path, max_bytes), path)

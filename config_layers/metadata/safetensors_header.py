@@ -22,21 +22,19 @@ import struct
 from pathlib import Path
 from typing import Final
 
+from config_layers.bounds import MAX_HEADER_BYTES as MAX_HEADER_BYTES  # re-exported: the header readers' default
+from config_layers.documents import decode_utf8, parse_json
 from config_layers.metadata.basetypes import from_kohya_base_model_version, from_modelspec_architecture
 from config_layers.metadata.types import (
     ForeignPriors,
     ForeignValue,
     MetadataError,
-    decode_utf8,
     expect_phrases,
     expect_text,
-    parse_json_text,
     parse_resolution,
     type_name,
 )
 
-#: Default cap on the JSON header (kohya's headers with tag frequencies are well under 1 MiB).
-MAX_HEADER_BYTES: Final[int] = 16 * 1024 * 1024
 _LENGTH: Final[struct.Struct] = struct.Struct("<Q")
 _META: Final[str] = "__metadata__"
 
@@ -59,9 +57,19 @@ def decode_header(header: bytes, path: Path) -> dict[str, str]:
 
     Line and column in errors are positions in the JSON header, which starts at byte 8.
     """
-    document = parse_json_text(decode_utf8(header, path), path)
+    return metadata_of(parse_header_json(header, path), path)
+
+
+def parse_header_json(header: bytes, path: Path) -> dict[str, object]:
+    """A header's JSON bytes as the object they must be; MetadataError otherwise."""
+    document = parse_json(decode_utf8(header, path, error=MetadataError), path, error=MetadataError)
     if not isinstance(document, dict):
         raise MetadataError(path, f"the JSON header must be an object, not {type_name(document)}")
+    return document
+
+
+def metadata_of(document: dict[str, object], path: Path) -> dict[str, str]:
+    """The ``__metadata__`` of a parsed header (empty when absent), checked to map strings to strings."""
     if _META not in document:
         return {}
     metadata = document[_META]
@@ -90,21 +98,38 @@ def read_safetensors_metadata(path: Path, *, max_header_bytes: int = MAX_HEADER_
 def read_header_bytes(path: Path, *, max_header_bytes: int = MAX_HEADER_BYTES) -> bytes:
     """The N JSON header bytes of a safetensors file (tensor data starts at byte 8 + N); capped."""
     try:
-        with path.open("rb") as handle:
-            info = os.fstat(handle.fileno())
+        # os-level reads: a buffered file object costs more than the two reads of a small header.
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
                 raise MetadataError(path, "not a regular file")
-            prefix = handle.read(_LENGTH.size)
+            prefix = read_exactly(descriptor, _LENGTH.size)
             if len(prefix) < _LENGTH.size:
                 raise MetadataError(path, f"file is {len(prefix)} bytes, too short for the 8-byte header length")
             (length,) = _LENGTH.unpack(prefix)
             _check_length(length, info.st_size - _LENGTH.size, path, max_header_bytes)
-            header = handle.read(length)
-    except OSError as error:
-        raise MetadataError(path, f"cannot read file: {error.strerror or error}") from error
+            header = read_exactly(descriptor, length)
+        finally:
+            os.close(descriptor)
+    except (OSError, ValueError) as error:  # ValueError: an embedded NUL in the path
+        raise MetadataError(path, f"cannot read file: {getattr(error, 'strerror', None) or error}") from error
     if len(header) < length:  # the file shrank after the size check
         raise MetadataError(path, f"header length {length} bytes runs past the end of the file")
     return header
+
+
+def read_exactly(descriptor: int, size: int) -> bytes:
+    """``size`` bytes from the descriptor's position (fewer only at the end of the file)."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(descriptor, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def priors_from_metadata(metadata: dict[str, str], path: Path) -> ForeignPriors:

@@ -9,21 +9,18 @@ the JSON parser reports one, the line and column.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from config_layers.bounds import BoundsError, check_text
+from config_layers.bounds import unsafe_character as unsafe_character  # re-exported: readers use it
+from config_layers.documents import decode_utf8, parse_json, read_capped_bytes
 from config_layers.errors import FileError
 from config_layers.errors import MetadataError as MetadataError  # re-exported: defined in errors.py
 
 SourceKind = Literal["a1111_metadata", "civitai_info", "lora_manager", "safetensors_header"]
-
-#: Default cap on a JSON sidecar's size; real ones are a few kB (a .civitai.info rarely 200 kB).
-MAX_SIDECAR_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,8 +71,6 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
     The open file's size is checked before reading (a 2 GB "sidecar" is never pulled into
     memory); a file replaced meanwhile is read as its old or its new version, never half.
     """
-    from config_layers.documents import read_capped_bytes
-
     try:
         return read_capped_bytes(path, max_bytes)
     except FileError as error:
@@ -90,73 +85,9 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
 # --------------------------------------------------------------------------- JSON
 
 
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    # Python keeps the last of repeated keys silently; other tools keep the first. Refuse instead.
-    result: dict[str, object] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
-    line_start = raw.rfind(b"\n", 0, offset) + 1
-    return raw.count(b"\n", 0, offset) + 1, offset - line_start + 1
-
-
-def decode_utf8(raw: bytes, path: Path, *, key_path: str | None = None) -> str:
-    """Decode UTF-8 (a leading byte-order mark is dropped); bad bytes are located by line/column."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line, column = _byte_position(raw, error.start)
-        raise MetadataError(
-            path,
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})",
-            key_path=key_path,
-            line=line,
-            column=column,
-        ) from None
-    return text.removeprefix("\ufeff")
-
-
-def parse_json_text(text: str, path: Path, *, key_path: str | None = None) -> object:
-    """Parse JSON as plain data: NaN/Infinity and duplicate keys are refused, nesting is bounded
-    by the interpreter's recursion limit (deeper input is refused, never a RecursionError)."""
-    try:
-        check_text(text, "json")
-    except BoundsError as error:
-        raise MetadataError(
-            path, f"invalid JSON: {error.message}", key_path=key_path, line=error.line, column=error.column
-        ) from None
-    try:
-        return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise MetadataError(
-            path, f"invalid JSON: {error.msg}", key_path=key_path, line=error.lineno, column=error.colno
-        ) from None
-    except _DuplicateKeyError as error:
-        raise MetadataError(path, f"invalid JSON: duplicate key {error.key!r}", key_path=key_path) from None
-    except RecursionError:
-        raise MetadataError(path, "invalid JSON: nested too deeply", key_path=key_path) from None
-    except ValueError as error:  # NaN/Infinity, or an integer literal with thousands of digits
-        raise MetadataError(path, f"invalid JSON: {error}", key_path=key_path) from None
-
-
 def decode_json(raw: bytes, path: Path) -> object:
-    """UTF-8 bytes of a JSON document -> plain Python data (see :func:`parse_json_text`)."""
-    return parse_json_text(decode_utf8(raw, path), path)
+    """UTF-8 bytes of a JSON document -> plain Python data (:func:`config_layers.documents.parse_json`)."""
+    return parse_json(decode_utf8(raw, path, error=MetadataError), path, error=MetadataError)
 
 
 # --------------------------------------------------------------------------- typed values
@@ -199,17 +130,6 @@ def expect_list(value: object, path: Path, key_path: str) -> list[object]:
     if not isinstance(value, list):
         raise MetadataError(path, f"must be an array, not {type_name(value)}", key_path=key_path)
     return value
-
-
-# Cc (C0/C1 controls, DEL), line/paragraph separators, and the bidi embedding/override/isolate
-# characters that can make displayed text differ from what it is ("Trojan Source").
-_UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def unsafe_character(text: str) -> str | None:
-    """The first control or bidi-override character in ``text`` (as ``U+202E``, say), or ``None``."""
-    match = _UNSAFE_CHARACTERS.search(text)
-    return None if match is None else f"U+{ord(match.group()):04X}"
 
 
 def expect_text(value: object, path: Path, key_path: str) -> str:

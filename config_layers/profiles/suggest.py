@@ -38,6 +38,9 @@ class CompatibilityIssue:
     lora_base_type: str
     model_base_type: str
     severity: Literal["error", "warning"]
+    #: What says the LoRA's base type: its resolved profile, or its safetensors header when that
+    #: disagrees with the profile (or there is none).
+    evidence: Literal["profile", "header"] = "profile"
 
     @property
     def message(self) -> str:
@@ -188,33 +191,41 @@ def choose_lora_weight(
     return LoraWeightChoice(DEFAULT_LORA_WEIGHT, "default", None, (), "no recommendation found; default weight")
 
 
-def check_lora_compatibility(lora: LoraProfile, model: ModelProfile) -> CompatibilityIssue | None:
-    """An issue when the LoRA's base type does not match the model's, else None."""
-    verdict = lora_compatibility(lora.target_base_type, model.base_type)
+def check_lora_compatibility(
+    lora_name: str, lora_base_type: str, model_base_type: str, evidence: Literal["profile", "header"] = "profile"
+) -> CompatibilityIssue | None:
+    """The one LoRA/model compatibility check: an issue when the LoRA's base type does not match
+    the model's (another family: an error; another finetune of the family: a warning), else None.
+    A build runs it once per LoRA and piece of evidence (``Resolver.find``); the rest use its issues."""
+    verdict = lora_compatibility(lora_base_type, model_base_type)
     if verdict in ("same", "unknown"):
         return None
     severity: Literal["error", "warning"] = "error" if verdict == "incompatible" else "warning"
-    return CompatibilityIssue(lora.lora_name, lora.target_base_type, model.base_type, severity)
+    return CompatibilityIssue(lora_name, lora_base_type, model_base_type, severity, evidence)
 
 
 def suggest_preset_for(
     model_profile: ModelProfile | None,
     lora_profiles: Sequence[LoraProfile],
     preset_id: str | None = None,
+    compatibility: Sequence[CompatibilityIssue] = (),
 ) -> SuggestedPreset | None:
     """The recommended preset for a model and LoRAs, or None without a profile or presets.
 
-    LoRA weights follow ``choose_lora_weight``. A LoRA of another architecture family is
-    left out of ``lora_weights`` and reported in ``compatibility``; never applied silently.
+    LoRA weights follow ``choose_lora_weight``. ``compatibility``: the issues
+    :func:`check_lora_compatibility` found (``Found.compatibility``); a LoRA whose profile is of
+    another architecture family is left out of ``lora_weights``, and its issue is reported in
+    ``compatibility``: never applied silently.
     """
     if model_profile is None or not model_profile.recommended_presets:
         return None
     index, preset, why = choose_preset(model_profile, preset_id)
     weights: dict[str, float] = {}
     choices: dict[str, LoraWeightChoice] = {}
+    by_name = {issue.lora_name: issue for issue in compatibility if issue.evidence == "profile"}
     issues: list[CompatibilityIssue] = []
     for lora in lora_profiles:
-        issue = check_lora_compatibility(lora, model_profile)
+        issue = by_name.get(lora.lora_name)
         if issue is not None:
             issues.append(issue)
             if issue.severity == "error":

@@ -11,25 +11,23 @@ payload prompt is composed from parts (``config_layers.prompts``): ``prompt`` is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from config_layers.bounds import unsafe_character
 from config_layers.errors import PayloadError
 
 if TYPE_CHECKING:
     from config_layers.provenance.report import BuildReport, FieldProvenance, Provenance
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def _no_control_characters(value: str) -> str:
     # Control characters in a config string are never intended and can spoof terminal output.
-    match = _CONTROL.search(value)
-    if match:
-        raise ValueError(f"contains the control character {match.group()!r}")
+    bad = unsafe_character(value)
+    if bad:
+        raise ValueError(f"contains the control character {bad}")
     return value
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +102,25 @@ def test_only_the_header_is_read(headers: Library, monkeypatch: pytest.MonkeyPat
         handle = real_open(self, mode, *args, **kwargs)  # type: ignore[call-overload]
         return Counting(handle) if str(self) == str(path) and "b" in mode else handle
 
+    # The header reader uses os-level reads: count the bytes read from descriptors of the file too.
+    descriptors: set[int] = set()
+    real_os_open, real_os_read = os.open, os.read
+
+    def spying_os_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        descriptor = real_os_open(file, flags, *args, **kwargs)
+        if str(file) == str(path):
+            descriptors.add(descriptor)
+        return descriptor
+
+    def spying_os_read(descriptor: int, size: int) -> bytes:
+        data = real_os_read(descriptor, size)
+        if descriptor in descriptors:
+            reads.append(len(data))
+        return data
+
     monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(os, "open", spying_os_open)
+    monkeypatch.setattr(os, "read", spying_os_read)
     headers.builder().build(model="Base", loras=["Big"])
+    assert descriptors
     assert 0 < sum(reads) < 4096

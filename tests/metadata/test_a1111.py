@@ -148,7 +148,7 @@ def test_truncated_json_gives_line_and_column(write_bytes: Any) -> None:
 
 def test_non_utf8_bytes_are_located(write_bytes: Any) -> None:
     path = write_bytes("x.json", b'{\n  "notes": "caf\xe9"\n}')
-    with pytest.raises(MetadataError, match="not UTF-8") as caught:
+    with pytest.raises(MetadataError, match="not valid UTF-8") as caught:
         read_a1111_metadata(path)
     assert (caught.value.line, caught.value.column) == (2, 16)
 

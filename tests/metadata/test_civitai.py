@@ -229,7 +229,7 @@ def test_truncated_civitai_info(write_json: Any, civitai_version: dict[str, Any]
 
 
 def test_not_utf8(write_bytes: Any) -> None:
-    with pytest.raises(MetadataError, match="not UTF-8"):
+    with pytest.raises(MetadataError, match="not valid UTF-8"):
         read_civitai_info(write_bytes("x.civitai.info", b'{"baseModel": "\xff"}'))
 
 

@@ -174,7 +174,7 @@ def test_max_u64_length(write_bytes: Any) -> None:
 @pytest.mark.parametrize(
     ("header", "message", "key_path"),
     [
-        (b'{"__metadata__": {"a": "caf\xe9"}}', "not UTF-8", None),
+        (b'{"__metadata__": {"a": "caf\xe9"}}', "not valid UTF-8", None),
         (b'{"__metadata__": {"a": "b"}', "invalid JSON", None),
         (b'{"__metadata__": {"a": NaN}}', "invalid JSON", None),
         (b"[1, 2, 3]", "the JSON header must be an object, not an array", None),

@@ -19,6 +19,7 @@ from config_layers.profiles import (
     load_model_profile,
     suggest_preset_for,
 )
+from config_layers.profiles.suggest import check_lora_compatibility
 from tests.conftest import LORA_TOML, MODEL_TOML, Library
 
 MODEL_JSON = {
@@ -252,12 +253,15 @@ def test_cross_family_lora_is_reported_and_left_out() -> None:
     pony = LoraProfile.model_validate(
         {"kind": "lora_profile", "version": 1, "lora_name": "Ponyish", "target_base_type": "pony"}
     )
-    suggestion = suggest_preset_for(profile, [sd15, pony])
+    issues = [check_lora_compatibility(p.lora_name, p.target_base_type, profile.base_type) for p in (sd15, pony)]
+    suggestion = suggest_preset_for(profile, [sd15, pony], compatibility=[i for i in issues if i is not None])
     assert suggestion is not None
     assert "Old" not in suggestion.lora_weights
     assert "Ponyish" in suggestion.lora_weights
     severities = {issue.lora_name: issue.severity for issue in suggestion.compatibility}
     assert severities == {"Old": "error", "Ponyish": "warning"}
+    # suggest_preset_for does not judge compatibility itself: it acts on the issues it is given.
+    assert suggest_preset_for(profile, [sd15, pony]).lora_weights == {"Old": 0.6, "Ponyish": 0.6}  # type: ignore[union-attr]
 
 
 def test_duplicate_preset_ids_are_rejected(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from config_layers.cache import FileCache
-from config_layers.metadata import priors_from_safetensors, read_civitai_info
+from config_layers.loras.inspect import read_header
+from config_layers.metadata import read_civitai_info
 from config_layers.resolve.foreign import ForeignReader, foreign_paths
 from tests.conftest import MODEL_TOML, Library, write_stub_safetensors
 
@@ -24,7 +25,7 @@ def _file(name: str, sha: str, **extra: Any) -> dict[str, Any]:
 
 
 def _reader() -> ForeignReader:
-    return ForeignReader(FileCache(priors_from_safetensors))
+    return ForeignReader(FileCache(read_header))
 
 
 def test_full_name_civitai_info_is_read_like_the_stem_one(library: Library) -> None:

@@ -245,7 +245,7 @@ def test_user_file_named_by_env_that_does_not_exist(library: Library) -> None:
 def test_non_utf8_user_file(library: Library) -> None:
     user = library.root / "user.toml"
     user.write_bytes(b'prompt = "ok"\nnegative_prompt = "\xff\xfe"\n')
-    with pytest.raises(FileError, match=r"user.toml:2: not valid UTF-8"):
+    with pytest.raises(FileError, match=r"user.toml:2:20: not valid UTF-8"):
         library.builder(user_file=user).build()
 
 
