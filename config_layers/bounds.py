@@ -63,11 +63,15 @@ _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 #: separators, and the bidi embedding/override/isolate characters that can make displayed text
 #: differ from what it is ("Trojan Source"). Config fields and foreign metadata share this check.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: In free text a person writes (a prompt over several lines, in any script), tabs, line feeds
+#: and direction marks are the text itself: only the other C0/C1 controls and DEL are refused.
+_UNSAFE_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def unsafe_character(text: str) -> str | None:
-    """The first control or bidi-override character in ``text`` (as ``U+202E``, say), or ``None``."""
-    match = _UNSAFE_CHARACTERS.search(text)
+def unsafe_character(text: str, *, free_text: bool = False) -> str | None:
+    """The first character in ``text`` no text we read may pass on (as ``U+202E``, say), or
+    ``None``; ``free_text`` for prompts and notes (see ``_UNSAFE_IN_TEXT``)."""
+    match = (_UNSAFE_IN_TEXT if free_text else _UNSAFE_CHARACTERS).search(text)
     return None if match is None else f"U+{ord(match.group()):04X}"
 
 

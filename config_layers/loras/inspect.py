@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from config_layers.errors import MetadataError
 from config_layers.loras.keyformat import KeyReport, TensorInfo, classify_keys, tensor_index_of
@@ -113,6 +113,9 @@ class SafetensorsHeader:
     """One read of a safetensors header: the priors its ``__metadata__`` states and the key report
     of its tensor names, each of them, or the MetadataError that stopped it (a header whose
     metadata is fine may still list a malformed tensor, and the other way round)."""
+
+    #: One object per file version from the header cache, never changed (config_layers.pipeline.memo).
+    memo_by_identity: ClassVar[bool] = True
 
     path: Path
     priors: ForeignPriors | MetadataError

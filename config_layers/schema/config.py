@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 def _no_control_characters(value: str) -> str:
     # Control characters in a config string are never intended and can spoof terminal output.
+    bad = unsafe_character(value, free_text=True)
+    if bad:
+        raise ValueError(f"contains the control character {bad}")
+    return value
+
+
+def _single_line_name(value: str) -> str:
     bad = unsafe_character(value)
     if bad:
         raise ValueError(f"contains the control character {bad}")
@@ -32,7 +39,7 @@ def _no_control_characters(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_control_characters), Field(max_length=10_000)]
-Name = Annotated[str, AfterValidator(_no_control_characters), Field(min_length=1, max_length=500)]
+Name = Annotated[str, AfterValidator(_single_line_name), Field(min_length=1, max_length=500)]
 #: A LoRA name ends up inside ``<lora:NAME:weight>`` in a prompt, so it may not hold ``<>:``.
 LoraName = Annotated[
     str,
