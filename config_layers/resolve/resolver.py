@@ -9,13 +9,14 @@ so resolving the same unchanged files again costs a few ``stat`` calls.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from config_layers.cache import FileCache, IdentityMemo, StatKey, shared, shared_cache, stat_key
 from config_layers.discovery.files import FileIndex
@@ -73,6 +74,14 @@ class Found:
     model_base_problem: str | None = None
     stats: dict[str, StatKey | None] = field(default_factory=dict)
     headers: dict[str, SafetensorsHeader] = field(default_factory=dict)
+
+    #: The per-build memos of the reads themselves; the rest of a build uses only what the
+    #: lookup made of them (the fields above), so they are not part of :meth:`memo_key`.
+    _READS: ClassVar[frozenset[str]] = frozenset({"listings", "stats", "headers"})
+
+    def memo_key(self) -> tuple[object, ...]:
+        """What the rest of a build uses, for config_layers.pipeline.memo."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self._READS)
 
     def folder_names(self, folder: Path) -> frozenset[str] | None:
         """The listing of ``folder``, read once per build: a folder changed in the last seconds is

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config_layers.pipeline.memo import BuildMemo, Unkeyable, input_key
+from config_layers.resolve.resolver import Found
 from tests.conftest import LORA_TOML, MODEL_TOML, Library
 
 
@@ -197,3 +199,28 @@ def test_paths_in_notes_are_shown_from_the_working_folder_of_each_build(
     monkeypatch.chdir(settled.models)
     assert "models/" not in refiner_note()
     assert "RealVisXL_V4.0.modelprofile.toml" in refiner_note()
+
+
+# What runs after the reads (the memo's pure part): none of it may look at the reads themselves.
+_PURE_PART = ["plan.py", "layers", "pipeline", "provenance", "schema", "output", "prompts", "profiles", "learning"]
+
+
+def test_the_pure_part_of_a_build_never_looks_at_the_per_build_reads() -> None:
+    package = Path(__file__).resolve().parents[2] / "config_layers"
+    reads = re.compile(r"\.(headers|stats|listings)\b|\bfolder_names\(")
+    offending = [
+        f"{path.relative_to(package)}:{number}"
+        for part in _PURE_PART
+        for path in ([package / part] if part.endswith(".py") else sorted((package / part).rglob("*.py")))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert offending == []
+
+
+def test_found_is_keyed_by_what_it_found_not_by_its_reads() -> None:
+    one, two = Found(notes=["n"]), Found(notes=["n"])
+    two.stats["x"] = (1, 2, 3)
+    two.listings["folder"] = frozenset({"a"})
+    assert input_key(one, []) == input_key(two, [])
+    assert input_key(one, []) != input_key(Found(notes=["other"]), [])
