@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -58,8 +59,12 @@ class Document:
         )
 
 
-def format_key_path(key: KeyPath) -> str:
-    """``("a", 0, "b")`` -> ``"a[0].b"``."""
+def format_key_path(key: Iterable[str | int], *, plain: bool = False) -> str:
+    """The one key-path formatter. As an error locates a key in a file: ``("a", 0, "b c")`` ->
+    ``'a[0]."b c"'``; ``plain``, as provenance and validation name a config field: parts joined by
+    dots as they are (``"loras.Perfect Eyes.weight"``)."""
+    if plain:
+        return ".".join(map(str, key))
     out = ""
     for part in key:
         if isinstance(part, int):

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from config_layers.atomic import write_text_atomic
 from config_layers.bounds import MAX_DEPTH
-from config_layers.documents import read_document
+from config_layers.documents import format_key_path, read_document
 from config_layers.errors import ConfigError, FileError
 from config_layers.layers.base import nest
 from config_layers.provenance.redaction import shorten, show
@@ -31,9 +31,9 @@ def check_setting(key: str, value: Any) -> None:
         parts[depth] = next((name for name in allowed if name.casefold() == parts[depth].casefold()), parts[depth])
         if parts[depth] not in allowed:
             hint = did_you_mean(parts[depth], allowed)
-            suggestion = f"; did you mean {'.'.join((*parts[:depth], hint))!r}?" if hint else ""
+            suggestion = f"; did you mean {format_key_path((*parts[:depth], hint), plain=True)!r}?" if hint else ""
             raise ConfigError(f"{key}: unknown key{suggestion}")
-    data = object_merge(schema_defaults(), nest({".".join(parts): value}), list_merge="shallow")
+    data = object_merge(schema_defaults(), nest({format_key_path(parts, plain=True): value}), list_merge="shallow")
     try:
         PipelineConfig.model_validate(data)
     except ValidationError as exc:
@@ -67,11 +67,11 @@ def set_value(path: Path, key: str, value: Any) -> str:
             table.add(part, tomlkit.table())
         table = table[part]
         if not isinstance(table, dict):
-            raise FileError(path, "is a value, not a table", key_path=".".join(parts[: index + 1]))
+            raise FileError(path, "is a value, not a table", key_path=format_key_path(parts[: index + 1], plain=True))
     parts[-1] = _spelling(table, parts[-1])
     table[parts[-1]] = value
     write_text_atomic(path, tomlkit.dumps(document), overwrite=True)
-    return ".".join(parts)
+    return format_key_path(parts, plain=True)
 
 
 def _spelling(table: Any, key: str) -> str:

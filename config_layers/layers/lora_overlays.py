@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config_layers.documents import format_key_path
 from config_layers.layers.base import Layer, mapped_layer
 from config_layers.layers.model_profile import profile_origin, profile_source
 from config_layers.profiles.models import LoraProfile, ModelProfile
 from config_layers.profiles.suggest import LoraWeightChoice
 from config_layers.provenance.history import History
 from config_layers.provenance.origin import KeyPath, Origin, origin_error
-from config_layers.provenance.report import format_path
 from config_layers.stacks import LocatedEntry, StackStep
 
 TRIGGER_RULE = "trigger: every trigger phrase, joined with ', '"
@@ -170,6 +170,6 @@ def check_only_resolved_paths(history: History) -> None:
                 if assignment.layer.name != "lora_overlays":
                     raise origin_error(
                         assignment.origin,
-                        format_path(path),
+                        format_key_path(path, plain=True),
                         "is resolved from the LoRA directories and cannot be set; name the file in a LoRA stack",
                     )

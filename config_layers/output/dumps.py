@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from config_layers.provenance.report import format_path
+from config_layers.documents import format_key_path
 from config_layers.schema.config import PipelineConfig, iter_leaves
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def to_toml(config: PipelineConfig) -> str:
             if isinstance(value, dict) and value:
                 tables.append((key, value, path))
                 continue
-            entry = provenance[format_path(path)]
+            entry = provenance[format_key_path(path, plain=True)]
             if value is None:  # TOML has no null: say so instead of inventing a value
                 container.add(tomlkit.comment(f"{key} is unset  ({entry.origin})"))
                 continue
@@ -72,7 +72,7 @@ def print_table(config: PipelineConfig) -> None:
         table.add_column(column, overflow="fold")
     provenance = config.provenance
     for path, _ in iter_leaves(config.model_dump(mode="json")):
-        entry = provenance[format_path(path)]
+        entry = provenance[format_key_path(path, plain=True)]
         # Text(), not markup: values and paths from files must not be read as rich markup.
         table.add_row(
             Text(entry.path),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
 
-from config_layers.positions._text import LineIndex
+from config_layers.positions._text import Scanner
 from config_layers.provenance.origin import KeyPath, Position
 
 _WS = re.compile(r"[ \t\r\n]*")
@@ -22,21 +22,11 @@ def json_positions(text: str) -> dict[KeyPath, Position]:
     return scanner.found
 
 
-class _JsonScanner:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.i = 0
-        self.lines = LineIndex(text)
-        self.found: dict[KeyPath, Position] = {}
-
-    def _ws(self) -> None:
-        self.i = _WS.match(self.text, self.i).end()  # type: ignore[union-attr]
-
-    def _record(self, path: KeyPath, offset: int) -> None:
-        self.found.setdefault(path, self.lines.position(offset))
+class _JsonScanner(Scanner):
+    space = _WS
 
     def value(self, path: KeyPath) -> None:
-        self._ws()
+        self._space()
         if self.i >= len(self.text):
             return
         char = self.text[self.i]
@@ -51,33 +41,15 @@ class _JsonScanner:
             self.i = match.end() if match else self.i + 1
 
     def _object(self, path: KeyPath) -> None:
-        self.i += 1
-        while True:
-            self._ws()
-            if self.i >= len(self.text) or self.text[self.i] == "}":
-                self.i += 1
-                return
-            if self.text[self.i] == ",":
-                self.i += 1
-                continue
+        for _ in self._items("}"):
             start = self.i
             key, self.i = scanstring(self.text, self.i + 1)
             self._record((*path, key), start)
-            self._ws()
+            self._space()
             self.i += 1  # the colon
             self.value((*path, key))
 
     def _array(self, path: KeyPath) -> None:
-        self.i += 1
-        index = 0
-        while True:
-            self._ws()
-            if self.i >= len(self.text) or self.text[self.i] == "]":
-                self.i += 1
-                return
-            if self.text[self.i] == ",":
-                self.i += 1
-                index += 1
-                continue
+        for index in self._items("]"):
             self._record((*path, index), self.i)
             self.value((*path, index))

@@ -6,7 +6,7 @@ import itertools
 import operator
 import re
 
-from config_layers.positions._text import LineIndex
+from config_layers.positions._text import Scanner
 from config_layers.provenance.origin import KeyPath, Position
 
 _BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
@@ -14,7 +14,6 @@ _INLINE_WS = re.compile(r"[ \t]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR = re.compile(r"[^\s,\]\}#]+")
 _DATE_THEN_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
-_BASIC_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
 #: Array elements located one by one; past this index an array is skipped to its end, so a
 #: 1 MiB array of 300,000 items costs a token scan rather than a position per item (an error
 #: about a later item points at the array's key instead).
@@ -28,6 +27,7 @@ _SKIP_TOKEN = re.compile(
 _STRING_OR_COMMENT = re.compile(r"[\"'#]")
 #: Bytes of a bracket run: "[" 2, "]" 0, anything else 1 (UTF-8 continuation bytes are never brackets).
 _BRACKET_WEIGHTS = bytes(2 if b == ord("[") else 0 if b == ord("]") else 1 for b in range(256))
+_BASIC_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
 _SIMPLE_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\", "e": "\x1b"}
 
 
@@ -52,24 +52,17 @@ def _unescape(raw: str) -> str:
     return _BASIC_ESCAPE.sub(replace, raw)
 
 
-class _TomlScanner:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.i = 0
-        self.lines = LineIndex(text)
-        self.found: dict[KeyPath, Position] = {}
-        self.table_arrays: dict[KeyPath, int] = {}
+class _TomlScanner(Scanner):
+    space = _BLANK
 
-    def _record(self, path: KeyPath, offset: int) -> None:
-        self.found.setdefault(path, self.lines.position(offset))
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.table_arrays: dict[KeyPath, int] = {}
 
     def _record_all(self, path: KeyPath, offset: int) -> None:
         """Record a header's path and every table it implicitly creates on the way."""
         for depth in range(1, len(path) + 1):
             self._record(path[:depth], offset)
-
-    def _blank(self) -> None:
-        self.i = _BLANK.match(self.text, self.i).end()  # type: ignore[union-attr]
 
     def _inline_ws(self) -> None:
         self.i = _INLINE_WS.match(self.text, self.i).end()  # type: ignore[union-attr]
@@ -77,7 +70,7 @@ class _TomlScanner:
     def document(self) -> None:
         prefix: KeyPath = ()
         while True:
-            self._blank()
+            self._space()
             if self.i >= len(self.text):
                 return
             start = self.i
@@ -186,18 +179,7 @@ class _TomlScanner:
         return j
 
     def _array(self, path: KeyPath) -> None:
-        self.i += 1
-        index = 0
-        while True:
-            self._blank()
-            char = self.text[self.i]
-            if char == "]":
-                self.i += 1
-                return
-            if char == ",":
-                self.i += 1
-                index += 1
-                continue
+        for index in self._items("]"):
             if index >= MAX_LOCATED_ITEMS:
                 self._skip_to_array_end()
                 return
@@ -219,16 +201,7 @@ class _TomlScanner:
         self.i = len(text)
 
     def _inline_table(self, path: KeyPath) -> None:
-        self.i += 1
-        while True:
-            self._blank()
-            char = self.text[self.i]
-            if char == "}":
-                self.i += 1
-                return
-            if char == ",":
-                self.i += 1
-                continue
+        for _ in self._items("}"):
             self._key_value(path, self.i)
 
 

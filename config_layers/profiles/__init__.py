@@ -5,8 +5,6 @@ Pure with respect to the rest of the package: nothing here knows about layers.
 
 from config_layers.profiles.families import BaseType, base_type_family, lora_compatibility
 from config_layers.profiles.loading import (
-    find_lora_profile_for_name,
-    find_model_profile_for_checkpoint,
     load_lora_profile,
     load_model_profile,
 )
@@ -45,8 +43,6 @@ __all__ = [
     "base_type_family",
     "choose_lora_weight",
     "choose_preset",
-    "find_lora_profile_for_name",
-    "find_model_profile_for_checkpoint",
     "load_lora_profile",
     "load_model_profile",
     "lora_compatibility",

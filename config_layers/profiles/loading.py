@@ -8,7 +8,6 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from config_layers.discovery.files import FileIndex
 from config_layers.discovery.neighbors import present as beside
 from config_layers.documents import DEFAULT_MAX_BYTES, Document, outside_folder, read_document
 from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors, FileError
@@ -58,22 +57,6 @@ def find_sidecar(file: Path, suffixes: Sequence[str], names: frozenset[str] | No
             f"two sidecars for one file: {present[0].name} and {present[1].name}; keep one",
         )
     return present[0] if present else None
-
-
-def find_model_profile_for_checkpoint(checkpoint_path: Path) -> ModelProfile | None:
-    """The profile beside a checkpoint (``<stem>.modelprofile.toml|json``), or None."""
-    sidecar = find_sidecar(Path(checkpoint_path), MODEL_SIDECAR_SUFFIXES)
-    return load_model_profile(sidecar) if sidecar else None
-
-
-def find_lora_profile_for_name(lora_name: str, lora_search_paths: Sequence[Path]) -> LoraProfile | None:
-    """Find the LoRA file called ``lora_name`` below the search paths, then its sidecar.
-
-    None when the LoRA has no sidecar; NotFoundError when the LoRA file itself is missing.
-    """
-    lora_file = FileIndex(list(lora_search_paths), "LoRA").find(lora_name)
-    sidecar = find_sidecar(lora_file, LORA_SIDECAR_SUFFIXES)
-    return load_lora_profile(sidecar) if sidecar else None
 
 
 def _load(path: Path, model: type[_P], kind: str) -> _P | None:

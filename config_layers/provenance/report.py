@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from config_layers.documents import format_key_path
 from config_layers.errors import ProvenanceKeyError
 from config_layers.provenance.history import Assignment, AssignmentKind, History
 from config_layers.provenance.origin import Origin
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
     from config_layers.layers.base import ConfigPath, Layer
 
 __all__ = ["REDACTED", "Assignment", "ChainEntry", "FieldProvenance", "History", "Provenance"]
-
-
-def format_path(path: tuple[str, ...]) -> str:
-    return ".".join(path)
 
 
 @dataclass(frozen=True)
@@ -139,7 +136,7 @@ class Provenance(Mapping[str, FieldProvenance]):
     ) -> None:
         self._history = history
         self._leaves = dict(leaves)
-        self._names = {format_path(path): path for path in self._leaves}
+        self._names = {format_key_path(path, plain=True): path for path in self._leaves}
         self._default_origin = default_origin
         self._secrets = secrets
         self._cache: dict[str, FieldProvenance] = {}
@@ -191,7 +188,7 @@ class Provenance(Mapping[str, FieldProvenance]):
             kind = "replaced"  # an assignment above or below this leaf, overwritten as a whole
         secret = is_secret_path(path) or is_secret_path(assignment.path)
         value = _protect(assignment.value, secret)
-        return ChainEntry(format_path(assignment.path), value, assignment.origin, kind, assignment.path)
+        return ChainEntry(format_key_path(assignment.path, plain=True), value, assignment.origin, kind, assignment.path)
 
     def _descendants(self, path: ConfigPath) -> list[ConfigPath]:
         if self._below is None:
@@ -207,7 +204,7 @@ class Provenance(Mapping[str, FieldProvenance]):
         live_prefixes = {path[:d] for path in self._leaves for d in range(1, len(path) + 1)}
         out = []
         for path, assignments in self._history.items():
-            name = format_path(path)
+            name = format_key_path(path, plain=True)
             if path in live_prefixes or not _under(name, prefix):
                 continue
             out.append((name, assignments))

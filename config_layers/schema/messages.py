@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
+from config_layers.documents import format_key_path
 from config_layers.errors import MAX_SHOWN_PROBLEMS, ConfigErrors
 from config_layers.provenance.redaction import show
 from config_layers.schema.config import PipelineConfig
@@ -150,15 +151,13 @@ def validate(merged: dict[str, Any], history: History) -> PipelineConfig:
 
 
 def _describe(error: ErrorDetails, merged: dict[str, Any], history: History) -> str:
-    from config_layers.provenance.report import format_path  # report imports did_you_mean from here
-
     loc = tuple(str(part) for part in error["loc"])
     message = short_message(error, PipelineConfig)
     origin = _origin_at(loc, history)
     where = f" ({origin.layer}, {origin.where()})" if origin else ""
     if error["type"] == "missing":
-        return f"{format_path(loc)}{where}: {message}"
-    return f"{format_path(loc)} = {show(loc, _value_at(merged, loc))}{where}: {message}"
+        return f"{format_key_path(loc, plain=True)}{where}: {message}"
+    return f"{format_key_path(loc, plain=True)} = {show(loc, _value_at(merged, loc))}{where}: {message}"
 
 
 def _origin_at(loc: tuple[str, ...], history: History) -> Origin | None:

@@ -40,7 +40,6 @@ class ComposedStack:
     """A stack after composition, before the stage filter."""
 
     name: str
-    files: list[str]
     entries: list[LocatedEntry]
     excluded: list[Exclusion] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -49,7 +48,7 @@ class ComposedStack:
     @classmethod
     def single(cls, name: str, entry: LocatedEntry) -> ComposedStack:
         """A one-entry stack (the legacy ``lora``/``lora_scale`` keys)."""
-        return cls(name, [entry.stack], [entry], steps=[StackStep(entry.document, [entry], [])])
+        return cls(name, [entry], steps=[StackStep(entry.document, [entry], [])])
 
     def for_stage(self, stage: Stage) -> tuple[list[LocatedEntry], list[LocatedEntry]]:
         """(entries whose ``applies_to`` holds ``stage``, the others), both in order."""
@@ -64,7 +63,7 @@ def compose_stack(name: str, chain: Sequence[StackFile], *, lenient: bool = Fals
     Errors: an ``add`` that reuses an inherited name without excluding it first. An ``exclude``
     naming nothing inherited is an error, or a warning when ``lenient``.
     """
-    composed = ComposedStack(name, [str(s.document.path) for s in chain], [])
+    composed = ComposedStack(name, [])
     for stack in chain:
         if stack.extends is None:
             composed.entries = [stack.legacy] if stack.legacy else list(stack.entries)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config_layers.bounds import MAX_TABLE_KEYS
-from config_layers.documents import Document
+from config_layers.documents import Document, format_key_path
 from config_layers.errors import ConfigErrors, FileError
 from config_layers.names import model_stem
 from config_layers.prompts.compose import PROMPT_SETTINGS
@@ -143,7 +143,7 @@ def _entries(document: Document, raw: Any, key: KeyPath) -> list[LocatedEntry]:
         if len(problems) == 1:
             raise problems[0]
         raise ConfigErrors(problems, title=f"{document.path}: {len(problems)} problems")
-    _no_repeats(document, [(e.entry.name, (*e.key, "name")) for e in out], ".".join(map(str, key)))
+    _no_repeats(document, [(e.entry.name, (*e.key, "name")) for e in out], format_key_path(key, plain=True))
     return out
 
 

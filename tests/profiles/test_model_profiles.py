@@ -7,20 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from config_layers.errors import ConfigError, FileError, NotFoundError
+from config_layers.errors import ConfigError, FileError
 from config_layers.profiles import (
     DEFAULT_LORA_WEIGHT,
     LoraProfile,
     ModelProfile,
     choose_lora_weight,
-    find_lora_profile_for_name,
-    find_model_profile_for_checkpoint,
     load_lora_profile,
     load_model_profile,
     suggest_preset_for,
 )
 from config_layers.profiles.suggest import check_lora_compatibility
-from tests.conftest import LORA_TOML, MODEL_TOML, Library
+from tests.conftest import LORA_TOML, MODEL_TOML
 
 MODEL_JSON = {
     "kind": "model_profile",
@@ -270,27 +268,3 @@ def test_duplicate_preset_ids_are_rejected(tmp_path: Path) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(FileError, match="used twice"):
         load_model_profile(path)
-
-
-def test_find_model_profile_for_checkpoint(library: Library) -> None:
-    checkpoint = library.model("RealVisXL_V4.0", MODEL_TOML)
-    profile = find_model_profile_for_checkpoint(checkpoint)
-    assert profile is not None and profile.model_name == "RealVisXL_V4.0"
-    assert find_model_profile_for_checkpoint(library.model("Plain")) is None
-
-
-def test_two_sidecars_for_one_checkpoint_is_an_error(library: Library) -> None:
-    checkpoint = library.model("RealVisXL_V4.0", MODEL_TOML)
-    (library.models / "RealVisXL_V4.0.modelprofile.json").write_text(json.dumps(MODEL_JSON), encoding="utf-8")
-    with pytest.raises(FileError, match="two sidecars"):
-        find_model_profile_for_checkpoint(checkpoint)
-
-
-def test_find_lora_profile_for_name(library: Library) -> None:
-    library.lora("PerfectEyesXL", LORA_TOML)
-    profile = find_lora_profile_for_name("PerfectEyesXL", [library.loras])
-    assert profile is not None and profile.lora_name == "PerfectEyesXL"
-    library.lora("Plain")
-    assert find_lora_profile_for_name("Plain", [library.loras]) is None
-    with pytest.raises(NotFoundError, match="looked in"):
-        find_lora_profile_for_name("Missing", [library.loras])

@@ -9,10 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from config_layers.documents import format_key_path
 from config_layers.layers.base import Layer, mapped_layer
 from config_layers.pipeline.merge import merge_layers
 from config_layers.provenance.origin import LAYER_ORDER, Origin
-from config_layers.provenance.report import Provenance, format_path
+from config_layers.provenance.report import Provenance
 from config_layers.schema.config import iter_leaves
 from tests.conftest import Library
 
@@ -186,7 +187,7 @@ def test_recorded_winner_equals_merged_value_for_every_leaf(stack: list[dict[str
     prov = Provenance(history, leaves, Origin("defaults", "schema"))
     declared = [{tuple(k.lower() for k in path) for path, _ in iter_leaves(data)} for data in stack]
     for path, value in leaves.items():
-        entry = prov[format_path(path)]
+        entry = prov[format_key_path(path, plain=True)]
         assert json.dumps(entry.value) == json.dumps(value)
         assert json.dumps(_get(merged, path)) == json.dumps(entry.value)
         folded = tuple(k.lower() for k in path)
@@ -204,7 +205,7 @@ def test_overrides_always_win(stack: list[dict[str, Any]], overrides: dict[str, 
     merged, history = merge_layers(layers)
     prov = Provenance(history, dict(iter_leaves(merged)), Origin("defaults", "schema"))
     for path, value in iter_leaves(overrides):
-        canonical = format_path(path)
+        canonical = format_key_path(path, plain=True)
         matches = [key for key in prov if key.lower() == canonical.lower()]
         if isinstance(value, dict) and not value:
             continue  # an empty table declares no leaf
