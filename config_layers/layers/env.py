@@ -98,10 +98,6 @@ def _make_env_layers(environ: Mapping[str, str], prefix: str) -> list[Layer]:
     return [*layers, env_layer(own, prefix, notes)]
 
 
-def _typed(raw: str, path: tuple[str, ...]) -> Any:
-    return parse_value(raw, text=text_field(path))
-
-
 def env_layer(
     environ: Mapping[str, str],
     prefix: str,

@@ -22,7 +22,6 @@ class PlannedLora:
     name: str
     path: Path | None
     entry: LocatedEntry | None = None
-    named_by_layers: bool = False
     #: Whether the library lists the file as a link (None: not known).
     link: bool | None = None
 
@@ -65,7 +64,6 @@ def plan_loras(
     for name in named:
         in_stack = by_name.get(name.casefold())
         if in_stack is not None:
-            in_stack.named_by_layers = True
             plan.notes.append(f"LoRA {name!r} is named by a layer and by the stack: one entry")
             continue
         link: bool | None = None
@@ -77,7 +75,7 @@ def plan_loras(
                 raise
             plan.warnings.append(str(exc))
             found = None
-        by_name[name.casefold()] = PlannedLora(name, found, named_by_layers=True, link=link)
+        by_name[name.casefold()] = PlannedLora(name, found, link=link)
         plan.loras.append(by_name[name.casefold()])
     _one_entry_per_file(plan.loras)
     if stack is not None:
