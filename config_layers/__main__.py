@@ -1,5 +1,5 @@
 """``python -m config_layers`` runs the CLI."""
 
-from config_layers.cli import main
+from config_layers.entry import main
 
 main()

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config_layers.bounds import SETTINGS_MAX_BYTES
 from config_layers.cache import FileCache, shared_cache
@@ -29,7 +29,6 @@ from config_layers.layers.env import env_layers
 from config_layers.layers.lora_overlays import check_only_resolved_paths
 from config_layers.layers.overrides import overrides_layer
 from config_layers.layers.user_file import read_user_layer
-from config_layers.learning.presets import PresetCandidate, rank_candidates
 from config_layers.pipeline.memo import BuildMemo
 from config_layers.pipeline.merge import merge_layers
 from config_layers.pipeline.normalize import normalize_config
@@ -49,6 +48,9 @@ from config_layers.stacks import (
     parse_stack,
     stack_for,
 )
+
+if TYPE_CHECKING:
+    from config_layers.learning.presets import PresetCandidate
 
 log = logging.getLogger("config_layers")
 
@@ -169,6 +171,8 @@ class ConfigBuilder:
         """Every candidate preset of ``model`` (sidecar, foreign, library and learned ones), in
         the order ``build()`` prefers them: the first is the one it picks, each says why, with
         its rating, source, file and line, runs observed and the LoRA weights it gives ``loras``."""
+        from config_layers.learning.presets import rank_candidates  # only ``presets`` ranks them all
+
         lenient = self.lenient if lenient is None else lenient
         plan = plan_loras(None, "txt2img", list(loras), self.lora_dirs, self._loras, lenient=lenient)
         found = self._resolver.find(model, [(lora.name, lora.path) for lora in plan.loras], lenient)

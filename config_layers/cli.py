@@ -1,24 +1,22 @@
-"""The ``config-layers`` command: a thin shell over ConfigBuilder that parses and prints."""
+"""The ``config-layers`` command: a thin shell over ConfigBuilder that parses and prints.
+
+``config_layers.entry`` is the console entry point: it runs a plain ``build`` itself and hands
+every other command line to ``app``.
+"""
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 
-from config_layers.builder import ConfigBuilder
+from config_layers.entry import BUILD_FLAGS, Format, build_config, library_dirs, run_build
 from config_layers.errors import ConfigError
 from config_layers.layers.env import parse_value
 from config_layers.provenance.redaction import shorten, show
-from config_layers.schema.config import PipelineConfig
 from config_layers.schema.messages import text_field
-from config_layers.shipped import examples_dir
-
-if TYPE_CHECKING:
-    from config_layers.stacks import Stage
 
 app = typer.Typer(
     help="Build Stable Diffusion pipeline configs from layers, and say where every value came from.",
@@ -28,106 +26,32 @@ app = typer.Typer(
 )
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    toml = "toml"
+def _option(param: str) -> Any:
+    """The typer option of a build parameter, made from the table the entry point parses by."""
+    flag = BUILD_FLAGS[param]
+    return typer.Option(*flag.names, help=flag.help)
 
 
-Model = Annotated[str | None, typer.Option("--model", "-m", help="Checkpoint name (stem, file name or WebUI name).")]
-Lora = Annotated[list[str] | None, typer.Option("--lora", "-l", help="A LoRA to use (repeatable).")]
-ModelsDir = Annotated[list[Path] | None, typer.Option("--models-dir", help="Checkpoint folder (repeatable).")]
-LorasDir = Annotated[list[Path] | None, typer.Option("--loras-dir", help="LoRA folder (repeatable).")]
-ProfilesDir = Annotated[
-    list[Path] | None,
-    typer.Option("--profiles-dir", help="Profile library folder (repeatable; default: shipped)."),
-]
-UserFile = Annotated[Path | None, typer.Option("--user-file", help="User override TOML.")]
-Settings = Annotated[Path | None, typer.Option("--settings", help="Defaults TOML (default: shipped settings.toml).")]
-Preset = Annotated[str | None, typer.Option("--preset", help="Use this preset id of the model profile.")]
-Sets = Annotated[
-    list[str] | None, typer.Option("--set", help="KEY.PATH=VALUE override, value typed as TOML (repeatable).")
-]
-Lenient = Annotated[bool, typer.Option("--lenient", help="Record incompatible LoRAs and missing files as warnings.")]
-Output = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-StackName = Annotated[str | None, typer.Option("--stack", help="A LoRA stack: <NAME>.lorastack.toml.")]
-StageName = Annotated[str, typer.Option("--stage", help="Stage the stack entries are filtered for.")]
-StacksDir = Annotated[list[Path] | None, typer.Option("--stacks-dir", help="Folder of stack files (repeatable).")]
-
-
-#: The options ``build`` and ``explain`` share, named as their parameters are.
-_BUILD_OPTIONS = (
-    "model",
-    "lora",
-    "models_dir",
-    "loras_dir",
-    "profiles_dir",
-    "user_file",
-    "settings",
-    "preset",
-    "set_",
-    "lenient",
-    "stack",
-    "stage",
-    "stacks_dir",
-)
+Model = Annotated[str | None, _option("model")]
+Lora = Annotated[list[str] | None, _option("lora")]
+ModelsDir = Annotated[list[Path] | None, _option("models_dir")]
+LorasDir = Annotated[list[Path] | None, _option("loras_dir")]
+ProfilesDir = Annotated[list[Path] | None, _option("profiles_dir")]
+UserFile = Annotated[Path | None, _option("user_file")]
+Settings = Annotated[Path | None, _option("settings")]
+Preset = Annotated[str | None, _option("preset")]
+Sets = Annotated[list[str] | None, _option("set_")]
+Lenient = Annotated[bool, _option("lenient")]
+Output = Annotated[Format, _option("output")]
+StackName = Annotated[str | None, _option("stack")]
+StageName = Annotated[str, _option("stage")]
+StacksDir = Annotated[list[Path] | None, _option("stacks_dir")]
 
 
 def _build_options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The shared build options out of a command's arguments (its ``locals()``)."""
-    return {name: arguments[name] for name in _BUILD_OPTIONS}
-
-
-def _build(
-    model: str | None,
-    lora: list[str] | None,
-    models_dir: list[Path] | None,
-    loras_dir: list[Path] | None,
-    profiles_dir: list[Path] | None,
-    user_file: Path | None,
-    settings: Path | None,
-    preset: str | None,
-    set_: list[str] | None,
-    lenient: bool,
-    stack: str | None,
-    stage: str,
-    stacks_dir: list[Path] | None,
-) -> PipelineConfig:
-    models_dir, loras_dir = _library_dirs(models_dir, loras_dir)
-    overrides = {}
-    for item in set_ or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        try:
-            overrides[key.strip()] = parse_value(raw.strip(), text=text_field(tuple(key.strip().split("."))))
-        except ConfigError as error:
-            raise ConfigError(f"--set {shorten(key.strip())}: {error}") from None
-    builder = ConfigBuilder(
-        settings_file=settings,
-        model_dirs=models_dir,
-        lora_dirs=loras_dir,
-        user_file=user_file,
-        profile_dirs=profiles_dir,
-        lenient=lenient,
-        stacks_dirs=stacks_dir or [],
-    )
-    return builder.build(
-        model=model,
-        loras=lora or [],
-        overrides=overrides,
-        preset_id=preset,
-        lora_stack=stack,
-        stage=cast("Stage", stage),  # build() refuses an unknown stage with the list of stages
-    )
-
-
-def _library_dirs(models_dir: list[Path] | None, loras_dir: list[Path] | None) -> tuple[list[Path], list[Path]]:
-    """The folders given, or the shipped examples/ library when neither is."""
-    if not models_dir and not loras_dir:
-        library = examples_dir() / "models"
-        return [library / "Stable-diffusion"], [library / "Lora"]
-    return models_dir or [], loras_dir or []
+    """The options ``build``, ``explain`` and ``tokens`` share out of a command's arguments (its
+    ``locals()``), named as their parameters are."""
+    return {name: arguments[name] for name in BUILD_FLAGS if name != "output"}
 
 
 def _fail(error: ConfigError) -> typer.Exit:
@@ -156,18 +80,9 @@ def build(
 
     With no --models-dir/--loras-dir the shipped examples/ library is used.
     """
-    from config_layers.output import dumps
-
-    try:
-        config = _build(**_build_options(locals()))
-    except ConfigError as error:
-        raise _fail(error) from None
-    if output is Format.json:
-        typer.echo(dumps.to_json(config))
-    elif output is Format.toml:
-        typer.echo(dumps.to_toml(config), nl=False)
-    else:
-        dumps.print_table(config)
+    code = run_build({**_build_options(locals()), "output": output})  # as config_layers.entry runs a plain build
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -189,7 +104,7 @@ def explain(
 ) -> None:
     """Print the winning value of each KEY, where it came from and what it overrode."""
     try:
-        config = _build(**_build_options(locals()))
+        config = build_config(**_build_options(locals()))
         texts = [config.explain(key) for key in keys]
     except ConfigError as error:  # an unknown key is a ProvenanceKeyError, a ConfigError too
         raise _fail(error) from None
@@ -225,7 +140,7 @@ def tokens(
     from config_layers.prompts import prompt_report, render_report
 
     try:
-        report = prompt_report(_build(**_build_options(locals())))
+        report = prompt_report(build_config(**_build_options(locals())))
     except ConfigError as error:
         raise _fail(error) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if output is TokensFormat.json else render_report(report))
@@ -259,10 +174,10 @@ def set_command(
     import os
 
     from config_layers.authoring.user_edit import set_value
-    from config_layers.layers.user_file import locate_user_file
+    from config_layers.layers.user_file import locate_user_file, platform_user_file
 
     try:
-        target = file or locate_user_file(None, os.environ, "STABLENEW")[0] or _platform_user_file()
+        target = file or locate_user_file(None, os.environ, "STABLENEW")[0] or platform_user_file()
         parsed = parse_value(value, text=text_field(tuple(key.split("."))))
         key = set_value(target, key, parsed)
     except ConfigError as error:
@@ -370,7 +285,9 @@ def presets_command(
 
     from config_layers.learning.presets import render_candidates
 
-    models_dir, loras_dir = _library_dirs(models_dir, loras_dir)
+    models_dir, loras_dir = library_dirs(models_dir, loras_dir)
+    from config_layers.builder import ConfigBuilder
+
     builder = ConfigBuilder(model_dirs=models_dir, lora_dirs=loras_dir, profile_dirs=profiles_dir, lenient=lenient)
     try:
         candidates = builder.presets(model, lora or [])
@@ -507,12 +424,8 @@ def dataset_check(
         raise _fail(error) from None
 
 
-def _platform_user_file() -> Path:
-    from platformdirs import user_config_path
-
-    return user_config_path("stablenew", appauthor=False) / "user.toml"
-
-
 def main() -> None:
-    """Console-script entry point."""
-    sys.exit(app())
+    """The entry point of installs made before ``config_layers.entry.main`` was (same behaviour)."""
+    from config_layers.entry import main
+
+    main()

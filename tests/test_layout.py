@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "config_layers"
 README = PACKAGE.parent / "README.md"
 BUILDER = "config_layers.builder"
 #: The front ends, on top of the build: they may use the builder.
-FRONT_ENDS = ("cli.py", "scan.py", "adapter.py", "__init__.py", "authoring/")
+FRONT_ENDS = ("cli.py", "entry.py", "scan.py", "adapter.py", "__init__.py", "authoring/")
 
 
 def _modules() -> list[str]:

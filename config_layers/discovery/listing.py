@@ -1,7 +1,8 @@
 """One folder's model files, listed with a single ``scandir``, and listings kept between processes.
 
 Listing a 50,000-file library takes longer than a whole build, so settled listings are stored in
-the user cache dir (``listings/``, one file per library root) and a new process reuses a folder's
+the user cache dir (``listings/``, one file per library root of at least ``KEEP_FROM_FILES`` model
+files) and a new process reuses a folder's
 stored listing while the folder's mtime and ctime are unchanged: adding, removing or renaming an
 entry changes both, and so does a permission change. Only plain listings are stored: a folder
 holding links or broken entries is listed again, since a link's target can change without its
@@ -12,26 +13,28 @@ listing and is never an error.
 from __future__ import annotations
 
 import errno
-import gc
 import hashlib
 import logging
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import msgspec
+from typing import TYPE_CHECKING
 
 from config_layers.atomic import write_bytes_atomic
 from config_layers.cache import RACY_NS, default_cache_dir
 from config_layers.errors import FileError
 from config_layers.names import MODEL_EXTENSIONS, model_stem
 
+if TYPE_CHECKING:
+    from config_layers.discovery import listing_codec
+
 log = logging.getLogger("config_layers")
 
 #: A stored listing larger than this is discarded unread (50,000 files take about 2 MB).
 MAX_STORE_BYTES = 64 * 1024 * 1024
-_STORE_VERSION = 1
+#: A library of fewer model files is listed in a few ms: its listings are not kept.
+KEEP_FROM_FILES = 2_000
 _EXTENSIONS = frozenset(MODEL_EXTENSIONS)
 
 #: A folder's change stamp: its mtime and ctime in ns.
@@ -163,42 +166,13 @@ def broken_reason(exc: OSError) -> str:
     return f"cannot be read ({exc.strerror or exc}); skipped"
 
 
-class _Stored(msgspec.Struct, array_like=True, frozen=True):
-    mtime_ns: int
-    ctime_ns: int
-    listed_ns: int
-    stems: dict[str, list[str]]
-    subfolders: list[str]
-
-
-class _Store(msgspec.Struct, frozen=True):
-    version: int
-    root: str
-    folders: dict[str, _Stored]
-
-
-_DECODER = msgspec.msgpack.Decoder(_Store)
-_ENCODER = msgspec.msgpack.Encoder()
-
-
-def _decode(data: bytes) -> _Store:
-    # Tens of thousands of small lists would set off the cyclic collector many times over,
-    # doubling the decode; none of them can be part of a cycle.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return _DECODER.decode(data)
-    finally:
-        if paused:
-            gc.enable()
-
-
 class ListingStore:
     """Settled folder listings of library roots, kept in ``directory`` between processes
     (None: ``listings/`` in the user cache dir, looked up when first needed)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, keep_from_files: int | None = None) -> None:
         self._directory = Path(directory) if directory is not None else None
+        self.keep_from_files = KEEP_FROM_FILES if keep_from_files is None else keep_from_files
 
     @property
     def directory(self) -> Path:
@@ -217,13 +191,19 @@ class ListingStore:
             with path.open("rb") as handle:
                 if os.fstat(handle.fileno()).st_size > MAX_STORE_BYTES:
                     return {}
-                stored = _decode(handle.read())
+                data = handle.read()
         except FileNotFoundError:
             return {}
-        except (OSError, msgspec.DecodeError) as exc:
+        except OSError as exc:
             log.debug("listing cache %s ignored: %s", path, exc)
             return {}
-        if stored.version != _STORE_VERSION or stored.root != root:
+        from config_layers.discovery import listing_codec  # only a kept listing needs msgspec
+
+        stored = listing_codec.decode(data)
+        if stored is None:
+            log.debug("listing cache %s ignored: not a listing", path)
+            return {}
+        if stored.root != root:
             return {}
         return {
             current: Folder(
@@ -234,20 +214,27 @@ class ListingStore:
         }
 
     def save(self, root: str, folders: dict[str, Folder]) -> None:
-        """Store the settled, plain listings of ``folders`` (atomically; a failure is only logged)."""
+        """Store the settled, plain listings of ``folders`` (atomically; a failure is only logged),
+        when they hold at least ``keep_from_files`` model files."""
+        if sum(len(names) for folder in folders.values() for names in folder.stems.values()) < self.keep_from_files:
+            return
+        from config_layers.discovery import listing_codec
+
         kept = {
-            current: _Stored(folder.stamp[0], folder.stamp[1], folder.listed_ns, folder.stems, folder.subfolders)
+            current: listing_codec.Stored(
+                folder.stamp[0], folder.stamp[1], folder.listed_ns, folder.stems, folder.subfolders
+            )
             for current, folder in folders.items()
             if folder.stamp is not None and folder.storable()
         }
         path = self._file(root)
         try:
-            write_bytes_atomic(path, [_ENCODER.encode(_Store(_STORE_VERSION, root, kept))], overwrite=True)
+            write_bytes_atomic(path, [listing_codec.encode(root, kept)], overwrite=True)
         except FileError as exc:
             log.debug("listing cache not written: %s", exc)
 
 
-def _plausible(root: str, current: str, entry: _Stored) -> bool:
+def _plausible(root: str, current: str, entry: listing_codec.Stored) -> bool:
     """A stored folder lies below ``root`` and its subfolders are plain names, so a damaged or
     edited store cannot lead the walk outside the library (file names are checked when used)."""
     if current != root and not current.startswith(root + os.sep):

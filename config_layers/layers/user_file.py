@@ -24,14 +24,19 @@ def locate_user_file(explicit: Path | None, environ: Mapping[str, str], prefix: 
     variable = f"{prefix}_USER_FILE"
     if environ.get(variable):
         return Path(environ[variable]), True, f"named by {variable}"
-    from platformdirs import user_config_path
-
-    default = user_config_path("stablenew", appauthor=False) / "user.toml"
+    default = platform_user_file()
     try:
         present = default.is_file()
     except OSError as exc:  # the config folder cannot be entered: a user file there may hold overrides
         raise FileError(default, f"cannot check for the user file: {exc.strerror or exc}") from None
     return (default, False, "platform default") if present else (None, False, str(default))
+
+
+def platform_user_file() -> Path:
+    """``<platform user config dir>/stablenew/user.toml``: the user file when none is named."""
+    from platformdirs import user_config_path  # only when no user file is named
+
+    return user_config_path("stablenew", appauthor=False) / "user.toml"
 
 
 def user_file_layer(document: Document, without: tuple[str, ...] = ()) -> Layer:

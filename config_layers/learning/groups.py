@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from config_layers.learning.learned_file import EVIDENCE_LIMIT
 from config_layers.learning.records import RECORD_KINDS, Knobs, Run, Skip
 from config_layers.names import model_stem, round_to_precision
 
@@ -34,8 +35,6 @@ KIND_WEIGHTS: dict[str, float] = {"experiment": 1.0, "review": 0.5}
 LEGACY_WEIGHT = 0.5
 _WEIGHTS = {kind: KIND_WEIGHTS[counted] for kind, counted in RECORD_KINDS.items()}
 STRONG_EXPERIMENT_RUNS = 3
-#: Evidence kept (and written) per preset: its newest runs. ``runs_observed`` counts them all.
-EVIDENCE_LIMIT = 20
 #: Mean ratings 1..5, rounded half up, name the preset's rating.
 RATING_LABELS = ("bad", "neutral", "good", "better", "best")
 

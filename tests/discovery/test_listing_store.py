@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from config_layers.builder import ConfigBuilder
+from config_layers.discovery import listing
 from config_layers.discovery.listing import ListingStore, list_folder
 from tests.conftest import write_stub_safetensors
 
@@ -34,10 +35,10 @@ def scandir(path):
 os.scandir = scandir
 store, library, name = sys.argv[1:4]
 try:
-    found = str(FileIndex([Path(library)], "LoRA", ListingStore(Path(store))).find(name))
+    found = str(FileIndex([Path(library)], "LoRA", ListingStore(Path(store), keep_from_files=0)).find(name))
 except Exception as exc:
     found = type(exc).__name__
-print(json.dumps({"found": found, "listed": listed}))
+print(json.dumps({"found": found, "listed": listed, "msgspec": "msgspec" in sys.modules}))
 """
 
 
@@ -47,6 +48,7 @@ def _lookup(store: Path, library: Path, name: str) -> dict[str, object]:
     argv = [sys.executable, "-c", _LOOKUP, str(store), str(library), name]
     result = subprocess.run(argv, capture_output=True, text=True, env=environ, check=True)
     out: dict[str, object] = json.loads(result.stdout)
+    del out["msgspec"]
     return out
 
 
@@ -182,7 +184,8 @@ def test_folders_with_links_or_broken_entries_and_unsettled_folders_are_not_kept
     assert list_folder(str(lib / "c"), now, is_root=False).links == {"linked.safetensors"}  # type: ignore[union-attr]
 
 
-def test_a_builder_keeps_listings_in_its_cache_dir(tmp_path: Path, lib: Path) -> None:
+def test_a_builder_keeps_listings_in_its_cache_dir(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listing, "KEEP_FROM_FILES", 1)
     models = tmp_path / "models"
     models.mkdir()
     write_stub_safetensors(models / "base.safetensors", {})
@@ -198,3 +201,13 @@ def test_an_unwritable_cache_dir_is_not_an_error(tmp_path: Path, lib: Path) -> N
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert _lookup(blocker / "listings", lib, "a_one")["found"] == str(lib / "a" / "a_one.safetensors")
+
+
+def test_a_small_library_is_not_kept_and_costs_no_msgspec(tmp_path: Path, lib: Path) -> None:
+    script = _LOOKUP.replace("keep_from_files=0", "keep_from_files=3")
+    environ = {"PATH": os.defpath, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-c", script, str(tmp_path / "store"), str(lib), "a_one"]
+    out = json.loads(subprocess.run(argv, capture_output=True, text=True, env=environ, check=True).stdout)
+    assert out["found"] == str(lib / "a" / "a_one.safetensors")
+    assert not (tmp_path / "store").exists()
+    assert out["msgspec"] is False
