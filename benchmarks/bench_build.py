@@ -16,7 +16,8 @@ process on the large library, user files with 500 and 1,000 LoRA tables, ``scan`
 cached, the whole ``config-layers build --format json`` process against ``import dynaconf,
 pydantic``, import costs and peak memory; then counting a 300-token prompt against a build
 (``bench_tokens.py``) and ``learn`` over 100,000 generated records (``bench_learning.py``).
-Every target is printed last with its measured value and whether it is met. ``--quick`` uses
+Every target is printed last with its measured value and whether it is met. Times compared in a
+ratio are taken interleaved, round by round, so the ratio holds on a noisy machine. ``--quick`` uses
 smaller libraries and fewer rounds.
 Peers that are not installed are skipped (``pip install -e '.[bench]'`` installs them).
 """
@@ -129,6 +130,21 @@ def median_seconds(fn: Callable[[], object], rounds: int) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def interleaved_medians(fns: Sequence[Callable[[], object]], rounds: int) -> list[float]:
+    """The median time of each of ``fns``, run in turn within every round: a ratio between two
+    of them is then taken over the same moments of a noisy machine, not over two stretches."""
+    for fn in fns:
+        fn()
+    gc.collect()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, times in zip(fns, samples, strict=True):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]
 
 
 def deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -356,10 +372,8 @@ class Report:
 
 
 def bench_workload(work: Workload, rounds: int, report: Report) -> float:
-    floor_s = median_seconds(make_floor(work), rounds)
+    floor_s, fresh, repeated = interleaved_medians([make_floor(work), make_fresh(work), make_repeated(work)], rounds)
     rows = [("floor: tomllib/json + dict deep-merge", floor_s)]
-    fresh = median_seconds(make_fresh(work), rounds)
-    repeated = median_seconds(make_repeated(work), rounds)
     rows += [("config_layers build(), fresh builder", fresh), ("config_layers build(), same builder", repeated)]
     peer_rounds = max(rounds // 5, 20)
     for label, fn in (
@@ -401,15 +415,16 @@ def bench_libraries(tmp: Path, small: int, large: int, rounds: int, report: Repo
     shipped = shipped_workload()
     libraries = {count: tmp / f"library_{count}" for count in (small, large)}
 
-    def repeated(count: int, loras: list[str], lenient: bool = False) -> float:
+    def repeated(count: int, loras: list[str], lenient: bool = False) -> Callable[[], object]:
         work = Workload("library", [MODELS], [libraries[count], LORAS], shipped.user_file, [])
         work.lora_sets = [loras]
-        return median_seconds(make_repeated(work, lenient=lenient), rounds)
+        return make_repeated(work, lenient=lenient)
 
     found = ["PerfectEyesXL", "lora_00007"]
     missing = ["PerfectEyesXL", "no_such_lora"]
-    t_small, t_large = repeated(small, found), repeated(large, found)
-    m_small, m_large = repeated(small, missing, True), repeated(large, missing, True)
+    builds = [repeated(small, found), repeated(large, found)]
+    builds += [repeated(small, missing, True), repeated(large, missing, True)]
+    t_small, t_large, m_small, m_large = interleaved_medians(builds, rounds)
     first = first_build_ms(libraries[large], 3, tmp / "cache-kept", kept=True)
     first_cold = first_build_ms(libraries[large], 3, tmp / "cache-cold", kept=False)
     print(f"\nLoRA libraries of {small:,} and {large:,} files (mixed metadata), medians over {rounds} rounds")
