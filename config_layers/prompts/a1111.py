@@ -22,6 +22,7 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from config_layers.prompts.tokenizer import CHUNK_LENGTH, Tokenizer
 
@@ -136,9 +137,9 @@ def _plain(segments: list[Segment], text: str, offsets: list[int]) -> None:
     segments.append(Segment(text[position:], 1.0, offsets[position:]))
 
 
-@dataclass(frozen=True)
-class Token:
-    """One CLIP token of the prompt and the prompt offset of the text it came from."""
+class Token(NamedTuple):
+    """One CLIP token of the prompt and the prompt offset of the text it came from (a tuple: a
+    300-token prompt makes 300 of them per count)."""
 
     id: int
     weight: float
@@ -173,13 +174,12 @@ def tokenize(segments: Sequence[Segment], tokenizer: Tokenizer, boundaries: Sequ
             continue
         ids = tokenizer.encode(segment.text)
         stretches = _stretches(segment, tokenizer, boundaries, len(ids))
-        firsts = [first for first, _ in stretches]
-        out.append(
-            [
-                Token(token_id, segment.weight, stretches[bisect.bisect_right(firsts, index) - 1][1])
-                for index, token_id in enumerate(ids)
-            ]
-        )
+        weight = segment.weight
+        tokens: list[Token] = []
+        # Stretches are sorted by their first token: each takes the tokens up to the next one's.
+        for (first, offset), (end, _) in zip(stretches, [*stretches[1:], (len(ids), 0)], strict=True):
+            tokens += [Token(token_id, weight, offset) for token_id in ids[first:end]]
+        out.append(tokens)
     return out
 
 

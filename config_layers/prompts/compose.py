@@ -203,16 +203,21 @@ def compose(
     counts = [0] * len(parts)
     where: list[set[int]] = [set() for _ in parts]
     owners: list[int] = []
+    owner, low, high = -1, 0, 0  # the part whose span [low, high) the last token fell in
     for number, window in enumerate(result.chunks, start=1):
         for token in window:
-            # An empty part's span starts where the next begins or the previous ends: it owns nothing.
-            index = bisect.bisect_right(starts, token.offset) - 1
-            if index >= 0 and spans[index][0] <= token.offset < spans[index][1]:
-                counts[index] += 1
-                where[index].add(number)
-                owners.append(index)
-            else:
-                owners.append(-1)
+            offset = token.offset
+            if not low <= offset < high:
+                # An empty part's span starts where the next begins or the previous ends: it owns nothing.
+                index = bisect.bisect_right(starts, offset) - 1
+                if index >= 0 and spans[index][0] <= offset < spans[index][1]:
+                    owner, (low, high) = index, spans[index]
+                else:
+                    owner, low, high = -1, 0, 0
+            if owner >= 0:
+                counts[owner] += 1
+                where[owner].add(number)
+            owners.append(owner)
     counted = []
     for index, part in enumerate(parts):
         chunks = tuple(sorted(where[index]))
