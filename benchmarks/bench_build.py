@@ -25,6 +25,7 @@ Peers that are not installed are skipped (``pip install -e '.[bench]'`` installs
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -441,18 +442,20 @@ def bench_libraries(tmp: Path, small: int, large: int, rounds: int, report: Repo
 
 
 def bench_many_loras(tmp: Path, rounds: int, report: Report) -> None:
-    library = tmp / "many"
-    rows = {}
-    for count in (500, 1000):
-        from config_layers import ConfigBuilder
+    from config_layers import ConfigBuilder
 
+    library = tmp / "many"
+    builds: list[Callable[[], object]] = []
+    for count in (500, 1000):
         builder = ConfigBuilder(
             model_dirs=[MODELS], lora_dirs=[library], user_file=tmp / f"user_{count}.toml", environ={}
         )
-        rows[count] = median_seconds(lambda b=builder: b.build(model="RealVisXL_V4.0"), rounds)
-    builder = ConfigBuilder(model_dirs=[MODELS], lora_dirs=[library], environ={})
+        builds.append(functools.partial(builder.build, model="RealVisXL_V4.0"))
+    by_name = ConfigBuilder(model_dirs=[MODELS], lora_dirs=[library], environ={})
     names = [f"many_{i:05d}" for i in range(1000)]
-    by_call = median_seconds(lambda: builder.build(model="RealVisXL_V4.0", loras=names), rounds)
+    builds.append(lambda: by_name.build(model="RealVisXL_V4.0", loras=names))
+    five_hundred, thousand, by_call = interleaved_medians(builds, rounds)
+    rows = {500: five_hundred, 1000: thousand}
     print(f"\nmany LoRAs, medians over {rounds} rounds (same builder)")
     print(f"  user file with 500 LoRA tables              {rows[500] * 1e3:8.1f}ms")
     print(f"  user file with 1,000 LoRA tables            {rows[1000] * 1e3:8.1f}ms  ({rows[1000] / rows[500]:.2f}x)")
