@@ -62,6 +62,10 @@ class _Tree:
 
     def refresh(self) -> bool:
         """Re-list the folders that changed since the last walk; True when anything did."""
+        if self._walked and all(
+            folder.settled() and folder_stamp(current) == folder.stamp for current, folder in self._folders.items()
+        ):
+            return False  # the usual miss: one stat per folder, nothing to walk again
         now = time.time_ns()
         if not self._walked and self.store is not None:
             self._folders = self.store.load(self.root)
